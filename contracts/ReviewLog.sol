@@ -8,8 +8,8 @@ import {RFC6962} from "./libraries/RFC6962.sol";
 
 /// @title ReviewLog
 /// @notice Anchors checkpoints of the RFC 6962 review log, each proven to extend the one before.
-/// @dev Gas per checkpoint is O(log n) hashing plus three storage writes, whatever the number of reviews it
-/// covers. The operator and the latest size share one slot, read once per checkpoint.
+/// @dev Gas per checkpoint is O(log n) hashing, one new storage slot and two rewritten ones, whatever the
+/// number of reviews it covers. The operator, the checkpoint count and the latest size share one slot.
 contract ReviewLog is IReviewLog, ERC2771Context {
     /// @dev Packed head: the operator, the number of checkpoints and the latest size, read once per append.
     struct Head {
@@ -21,7 +21,8 @@ contract ReviewLog is IReviewLog, ERC2771Context {
     address private immutable _governance;
 
     Head private _head;
-    mapping(uint256 index => Checkpoint) private _checkpoints;
+    bytes32 private _latestRoot;
+    mapping(uint256 index => bytes32 commitment) private _commitments;
 
     /// @param governance_ The governance contract, the only caller allowed to replace the operator.
     /// @param operator The initial log operator.
@@ -42,17 +43,16 @@ contract ReviewLog is IReviewLog, ERC2771Context {
         if (head.count == 0) {
             if (consistencyProof.length != 0) revert ReviewLogUnexpectedProof();
         } else {
-            bytes32 latestRoot = _checkpoints[head.count - 1].root;
-            if (!RFC6962.verifyConsistency(head.latestSize, newSize, latestRoot, newRoot, consistencyProof)) {
+            if (!RFC6962.verifyConsistency(head.latestSize, newSize, _latestRoot, newRoot, consistencyProof)) {
                 revert ReviewLogInconsistent(head.latestSize, newSize);
             }
         }
         uint256 index = head.count;
-        uint40 timestamp = uint40(block.timestamp);
-        _checkpoints[index] = Checkpoint({root: newRoot, size: newSize, timestamp: timestamp});
+        _commitments[index] = _commitment(newSize, newRoot);
+        _latestRoot = newRoot;
         // A uint32 counter allows 4 billion checkpoints: one a second for 136 years.
         _head = Head({operator: head.operator, count: head.count + 1, latestSize: newSize});
-        emit CheckpointAnchored(index, newSize, newRoot, timestamp);
+        emit CheckpointAnchored(index, newSize, newRoot, uint40(block.timestamp));
     }
 
     /// @inheritdoc IReviewLog
@@ -75,26 +75,32 @@ contract ReviewLog is IReviewLog, ERC2771Context {
     }
 
     /// @inheritdoc IReviewLog
-    function checkpoint(uint256 index) external view returns (Checkpoint memory) {
+    function checkpointCommitment(uint256 index) external view returns (bytes32) {
         if (index >= _head.count) revert ReviewLogUnknownCheckpoint(index);
-        return _checkpoints[index];
+        return _commitments[index];
+    }
+
+    /// @inheritdoc IReviewLog
+    function isCheckpoint(uint256 index, uint64 size, bytes32 root) public view returns (bool) {
+        if (index >= _head.count) revert ReviewLogUnknownCheckpoint(index);
+        return _commitments[index] == _commitment(size, root);
     }
 
     /// @inheritdoc IReviewLog
     function latestCheckpoint() external view returns (Checkpoint memory c) {
-        uint256 count = _head.count;
-        if (count != 0) c = _checkpoints[count - 1];
+        if (_head.count != 0) c = Checkpoint({root: _latestRoot, size: _head.latestSize});
     }
 
     /// @inheritdoc IReviewLog
-    function verifyInclusion(uint256 index, uint256 leafIndex, bytes32 leafHash, bytes32[] calldata proof)
-        external
-        view
-        returns (bool)
-    {
-        if (index >= _head.count) revert ReviewLogUnknownCheckpoint(index);
-        Checkpoint storage c = _checkpoints[index];
-        return RFC6962.verifyInclusion(leafIndex, c.size, leafHash, proof, c.root);
+    function verifyInclusion(
+        uint256 index,
+        uint64 size,
+        bytes32 root,
+        uint256 leafIndex,
+        bytes32 leafHash,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        return isCheckpoint(index, size, root) && RFC6962.verifyInclusion(leafIndex, size, leafHash, proof, root);
     }
 
     /// @inheritdoc IReviewLog
@@ -122,5 +128,13 @@ contract ReviewLog is IReviewLog, ERC2771Context {
     /// @inheritdoc IReviewLog
     function governance() external view returns (address) {
         return _governance;
+    }
+
+    function _commitment(uint64 size, bytes32 root) private pure returns (bytes32 c) {
+        assembly ("memory-safe") {
+            mstore(0x00, size)
+            mstore(0x20, root)
+            c := keccak256(0x00, 0x40)
+        }
     }
 }

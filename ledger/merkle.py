@@ -64,7 +64,13 @@ _sha256 = hashlib.sha256
 
 
 def leaf_hash(data: bytes) -> bytes:
-    """Return SHA-256(0x00 || data), the RFC 6962 hash of one log entry."""
+    """Return SHA-256(0x00 || data), the RFC 6962 hash of one log entry.
+
+    Requires ``data`` to be bytes-like (any length); raises InvalidInput otherwise (an ``int`` would
+    otherwise silently become that many zero bytes).
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidInput(f"leaf data must be bytes, found {type(data).__name__}")
     return _sha256(_LEAF_PREFIX + bytes(data)).digest()
 
 
@@ -97,8 +103,9 @@ def _require_hash(value: object, what: str) -> bytes:
 
 def _require_hashes(values: Iterable[bytes], what: str) -> list[bytes]:
     if isinstance(values, (bytes, bytearray, memoryview, str)):
-        raise InvalidInput(f"{what} must be a sequence of {HASH_SIZE}-byte hashes, found a single "
-                           f"{type(values).__name__}")
+        raise InvalidInput(
+            f"{what} must be a sequence of {HASH_SIZE}-byte hashes, found a single {type(values).__name__}"
+        )
     return [_require_hash(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
 
@@ -391,7 +398,7 @@ class MerkleTree:
         level = 0
         while not n & 1:  # The subtree of 2^(level+1) leaves ending here just completed.
             below = levels[level]
-            parent = _sha256(_NODE_PREFIX + below[-2 * HASH_SIZE:]).digest()
+            parent = _sha256(_NODE_PREFIX + below[-2 * HASH_SIZE :]).digest()
             level += 1
             if level == len(levels):
                 levels.append(bytearray())
@@ -400,13 +407,43 @@ class MerkleTree:
         return index
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
-        """Append every hash in ``leaf_hashes``, in order. Each must be ``HASH_SIZE`` bytes."""
+        """Append every hash in ``leaf_hashes``, in order. Each must be ``HASH_SIZE`` bytes.
+
+        All hashes are checked before any is appended: on InvalidInput the tree is unchanged.
+        """
         if isinstance(leaf_hashes, (bytes, bytearray, memoryview, str)):
-            raise InvalidInput(f"leaf_hashes must be an iterable of {HASH_SIZE}-byte hashes, found a single "
-                               f"{type(leaf_hashes).__name__}")
-        append = self.append
+            raise InvalidInput(
+                f"leaf_hashes must be an iterable of {HASH_SIZE}-byte hashes, found a single "
+                f"{type(leaf_hashes).__name__}"
+            )
+        # Validate everything first (a bad hash leaves the tree unchanged), then hash level by level.
+        batch = bytearray()
+        count = 0
         for h in leaf_hashes:
-            append(h)
+            if type(h) is not bytes or len(h) != HASH_SIZE:
+                h = _require_hash(h, f"leaf_hashes[{count}]")
+            batch += h
+            count += 1
+        if not count:
+            return
+        levels = self._levels
+        old_size, new_size = self._size, self._size + count
+        levels[0] += batch
+        level = 0
+        while True:
+            have, want = old_size >> (level + 1), new_size >> (level + 1)
+            if want == have:  # no subtree of 2^(level+1) leaves completed, so none larger either
+                break
+            if level + 1 == len(levels):
+                levels.append(bytearray())
+            below = memoryview(levels[level])
+            pair = 2 * HASH_SIZE
+            levels[level + 1] += b"".join(
+                [_sha256(_NODE_PREFIX + below[j * pair : (j + 1) * pair]).digest() for j in range(have, want)]
+            )
+            below.release()
+            level += 1
+        self._size = new_size
 
     def leaf_hash(self, index: int) -> bytes:
         """Return the leaf hash at ``index``. Requires ``0 <= index < size``."""
@@ -484,7 +521,7 @@ class MerkleTree:
     def _subtree(self, level: int, index: int) -> bytes:
         # Hash of the complete subtree of 2^level leaves starting at leaf index << level.
         offset = index * HASH_SIZE
-        return bytes(self._levels[level][offset:offset + HASH_SIZE])
+        return bytes(self._levels[level][offset : offset + HASH_SIZE])
 
     def _range_hash(self, start: int, end: int) -> bytes:
         # MTH(D[start:end]) where start < end <= size and start is a multiple of the smallest power of two

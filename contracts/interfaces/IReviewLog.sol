@@ -5,15 +5,15 @@ pragma solidity 0.8.28;
 /// @notice Checkpoints of the RFC 6962 Merkle log of consumer reviews. A new checkpoint is accepted only
 /// with a consistency proof from the last one, verified here: the chain refuses any history that drops,
 /// reorders or rewrites a review.
+/// @dev Storage per checkpoint is one slot: the commitment `keccak256(abi.encode(size, root))`, which binds
+/// both. The latest size and root are kept in full for the next consistency check; every checkpoint's size,
+/// root and time are in its `CheckpointAnchored` event, and {isCheckpoint} checks a (size, root) pair read
+/// from anywhere against the chain. This keeps a checkpoint at one new storage slot, whatever its shape.
 interface IReviewLog {
-    /// @notice An anchored checkpoint.
-    /// @param root RFC 6962 root of the first `size` leaves.
-    /// @param size Number of leaves.
-    /// @param timestamp Block time at which it was anchored.
+    /// @notice A checkpoint: the RFC 6962 root of the first `size` leaves of the log.
     struct Checkpoint {
         bytes32 root;
         uint64 size;
-        uint40 timestamp;
     }
 
     /// @notice Thrown when `account` is not the log operator.
@@ -48,17 +48,26 @@ interface IReviewLog {
     /// @notice Number of anchored checkpoints; indexes run from 0.
     function checkpointCount() external view returns (uint256);
 
-    /// @notice Checkpoint number `index`.
-    function checkpoint(uint256 index) external view returns (Checkpoint memory);
+    /// @notice The commitment `keccak256(abi.encode(uint64 size, bytes32 root))` of checkpoint `index`.
+    function checkpointCommitment(uint256 index) external view returns (bytes32);
+
+    /// @notice Whether checkpoint `index` is (`size`, `root`).
+    function isCheckpoint(uint256 index, uint64 size, bytes32 root) external view returns (bool);
 
     /// @notice The latest checkpoint (all zero before the first).
     function latestCheckpoint() external view returns (Checkpoint memory);
 
-    /// @notice Whether `proof` shows leaf `leafHash` at `leafIndex` under anchored checkpoint `index`.
-    function verifyInclusion(uint256 index, uint256 leafIndex, bytes32 leafHash, bytes32[] calldata proof)
-        external
-        view
-        returns (bool);
+    /// @notice Whether `proof` shows leaf `leafHash` at `leafIndex` under anchored checkpoint `index`, which
+    /// must be (`size`, `root`); reverts with ReviewLogUnknownCheckpoint for an unknown index and returns
+    /// false for a (size, root) that is not checkpoint `index`.
+    function verifyInclusion(
+        uint256 index,
+        uint64 size,
+        bytes32 root,
+        uint256 leafIndex,
+        bytes32 leafHash,
+        bytes32[] calldata proof
+    ) external view returns (bool);
 
     /// @notice RFC 6962 inclusion check against any (size, root); never reverts on a bad proof.
     function verifyInclusionProof(
