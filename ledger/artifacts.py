@@ -8,7 +8,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from .errors import ContractError, UnknownRevert
 
@@ -65,7 +66,8 @@ def _error_table() -> dict[bytes, tuple[str, list[str], str]]:
 
 def decode_revert(data: bytes) -> ContractError | UnknownRevert:
     """Map revert data to the named custom error it encodes, or :class:`UnknownRevert`."""
-    from eth_abi import decode
+    from eth_abi.abi import decode
+    from eth_abi.exceptions import DecodingError
 
     entry = _error_table().get(bytes(data[:4])) if len(data) >= 4 else None
     if entry is None:
@@ -73,7 +75,7 @@ def decode_revert(data: bytes) -> ContractError | UnknownRevert:
     name, types, contract = entry
     try:
         raw = decode(types, bytes(data[4:]))
-    except Exception:  # malformed arguments: keep the raw bytes, the name is still right
+    except DecodingError:  # malformed arguments: keep the raw bytes
         return UnknownRevert(bytes(data))
     args = tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, raw, strict=True))
     return ContractError(name, args, contract=contract)

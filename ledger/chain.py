@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import ast
 import time
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import ContractLogicError
-from web3.types import TxReceipt
+from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.types import TxParams, TxReceipt
 
 from .artifacts import decode_revert
 from .errors import ContractError, LedgerError, UnknownRevert
@@ -104,7 +105,7 @@ class Transactor:
     def simulate(self, call: ContractFunction, *, value: int = 0) -> Any:
         """Run ``call`` as this account without sending it; raise its named error if it would revert."""
         try:
-            return call.call({"from": self.account.address, "value": value})
+            return call.call(cast(TxParams, {"from": self.account.address, "value": value}))
         except Exception as exc:
             _raise_named(exc)
             raise
@@ -113,7 +114,7 @@ class Transactor:
         """Simulate, sign, send and wait for the receipt of ``call``."""
         params: dict[str, Any] = {"from": self.account.address, "value": value}
         try:
-            estimate = call.estimate_gas(params)
+            estimate = call.estimate_gas(cast(TxParams, params))
         except Exception as exc:
             _raise_named(exc)
             raise
@@ -123,8 +124,8 @@ class Transactor:
         base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
         params["maxPriorityFeePerGas"] = 1
         params["maxFeePerGas"] = 2 * int(base_fee) + 1
-        tx = call.build_transaction(params)  # type: ignore[arg-type]
-        signed = self.account.sign_transaction(tx)
+        tx = call.build_transaction(cast(TxParams, params))
+        signed = self.account.sign_transaction(cast(dict[str, Any], tx))
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except Exception:
@@ -140,11 +141,11 @@ class Transactor:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
                 if receipt is not None:
                     return receipt
-            except Exception:  # not yet mined: web3 raises TransactionNotFound
-                pass
+            except TransactionNotFound:  # not yet mined
+                receipt = None
             if time.monotonic() > deadline:
                 raise LedgerError(f"no receipt for 0x{bytes(tx_hash).hex()} after {timeout}s")
             time.sleep(self.poll_latency)

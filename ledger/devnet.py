@@ -27,10 +27,12 @@ from typing import Any
 
 from eth_account import Account
 from web3 import Web3
+from web3.exceptions import Web3Exception
+from web3.types import Wei
 
 from .artifacts import load
 from .chain import Transactor
-from .deploy import Deployment, contract_at, deploy
+from .deploy import Deployment, deploy
 from .errors import LedgerError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,9 +79,9 @@ def start_anvil(home: Path, port: int, state_interval: int = 1) -> tuple[subproc
         if proc.poll() is not None:
             raise DevnetError(f"anvil exited with {proc.returncode}; see {home / 'anvil.log'}")
         try:
-            w3.eth.chain_id
-            return proc, w3
-        except Exception:
+            if w3.eth.chain_id:
+                return proc, w3
+        except (OSError, Web3Exception):
             if time.monotonic() > deadline:
                 proc.terminate()
                 raise DevnetError(f"anvil did not answer on port {port} within 30 s") from None
@@ -118,11 +120,12 @@ def ensure_deployment(w3: Web3, home: Path) -> dict[str, Any]:
             return manifest
         print("manifest does not match the chain (fresh chain state?): deploying anew", file=sys.stderr)
     funder = w3.eth.accounts[0]
-    for role, key in keys.items():
+    for key in keys.values():
         address = Account.from_key(key).address
         if w3.eth.get_balance(address) < 10**18:
             w3.eth.wait_for_transaction_receipt(
-                w3.eth.send_transaction({"from": funder, "to": address, "value": 100 * 10**18}), poll_latency=0.002
+                w3.eth.send_transaction({"from": funder, "to": address, "value": Wei(100 * 10**18)}),
+                poll_latency=0.002,
             )
     tx = {role: Transactor(w3, key) for role, key in keys.items()}
     d: Deployment = deploy(w3, tx["admin"], governor=tx["governor"].address, log_operator=tx["operator"].address)

@@ -16,7 +16,8 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 CERTIFICATE_FIELDS = [
     {"name": "productId", "type": "bytes32"},
@@ -92,7 +93,7 @@ def _type_string(name: str, fields: list[dict[str, str]]) -> str:
 
 def certificate_id(certificate: Certificate) -> bytes:
     """The certificate id: the EIP-712 struct hash of the record (it binds the issuer)."""
-    from eth_abi import encode
+    from eth_abi.abi import encode
 
     typehash = keccak(text=_type_string("Certificate", CERTIFICATE_FIELDS))
     types = ["bytes32"] + [f["type"] for f in CERTIFICATE_FIELDS]
