@@ -1,0 +1,1 @@
+"""Benchmarks (run as scripts, e.g. ``python scripts/bench/gas.py``)."""
