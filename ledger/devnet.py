@@ -72,6 +72,7 @@ def start_anvil(home: Path, port: int, state_interval: int = 1) -> tuple[subproc
          "--hardfork", "cancun", "--state", str(home / "anvil-state.json"),
          "--state-interval", str(state_interval)],
         stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: npm's wrapper spawns the real anvil binary
     )
     w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
     deadline = time.monotonic() + 30
@@ -181,11 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        proc.send_signal(signal.SIGINT)  # anvil writes its state on SIGINT
+        os.killpg(proc.pid, signal.SIGINT)  # anvil writes its state on SIGINT
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

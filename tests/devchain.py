@@ -8,6 +8,7 @@ for the session and stops it at the end.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -94,6 +95,7 @@ class NodeChain(DevChain):
         self.process = subprocess.Popen(
             cmd, cwd=HARDHAT_LOCAL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"},
+            start_new_session=True,  # its own process group: npm's anvil wrapper spawns the real binary
         )
         self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 60}))
         deadline = time.monotonic() + 60
@@ -124,13 +126,17 @@ class NodeChain(DevChain):
             raise RuntimeError(f"evm_revert({snapshot_id}) failed: {result}")
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        """Stop the node and every process it spawned."""
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
             try:
-                self.process.wait(timeout=10)
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                continue
 
 
 def start(kind: str) -> DevChain:
