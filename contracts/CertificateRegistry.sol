@@ -119,7 +119,7 @@ contract CertificateRegistry is ICertificateRegistry, EIP712, ERC2771Context {
 
     /// @inheritdoc ICertificateRegistry
     function revokeByGovernance(bytes32 id, bytes32 reasonCode, uint256 actId) external {
-        if (msg.sender != address(_governance)) revert CertificateRegistryNotGovernance(msg.sender);
+        if (msg.sender != address(_governance)) revert CertificateRegistryNotGovernance(_msgSender());
         _revoke(_existing(id), id, msg.sender, reasonCode, actId);
     }
 
@@ -248,6 +248,7 @@ contract CertificateRegistry is ICertificateRegistry, EIP712, ERC2771Context {
         uint256 word = words[nonce >> 8];
         if (word & bit != 0) revert CertificateRegistryNonceUsed(issuer, nonce);
         words[nonce >> 8] = word | bit;
+        emit NonceUsed(issuer, nonce);
     }
 
     function _statusAt(bytes32 id, uint40 time) private view returns (CertificateStatus, bool) {

@@ -57,7 +57,7 @@ contract ReviewLog is IReviewLog, ERC2771Context {
 
     /// @inheritdoc IReviewLog
     function setLogOperator(address operator, uint256 actId) external {
-        if (msg.sender != _governance) revert ReviewLogNotGovernance(msg.sender);
+        if (msg.sender != _governance) revert ReviewLogNotGovernance(_msgSender());
         if (operator == address(0)) revert ReviewLogZeroAddress();
         address previous = _head.operator;
         _head.operator = operator;

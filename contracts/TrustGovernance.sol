@@ -210,10 +210,7 @@ contract TrustGovernance is ITrustGovernance, AccessControlDefaultAdminRules, ER
         onlyGovernor
         returns (uint256)
     {
-        _knownIssuer(issuer);
-        if (compromisedAt > block.timestamp) {
-            revert TrustGovernanceInvalidCompromiseTime(compromisedAt, uint40(block.timestamp));
-        }
+        _checkCompromiseTime(_knownIssuer(issuer), compromisedAt);
         return _schedule(ActKind.DeclareKeyCompromise, issuer, bytes32(0), reasonCode, compromisedAt);
     }
 
@@ -230,7 +227,8 @@ contract TrustGovernance is ITrustGovernance, AccessControlDefaultAdminRules, ER
         } else if (kind == ActKind.RevokeCertificate) {
             ICertificateRegistry(_certificateRegistry).revokeByGovernance(a.ref, a.reasonCode, actId);
         } else {
-            _declareCompromise(a.account, a.time, _msgSender());
+            // The act is governance's, whoever pays for its execution.
+            _declareCompromise(a.account, a.time, address(this));
         }
     }
 
@@ -336,12 +334,18 @@ contract TrustGovernance is ITrustGovernance, AccessControlDefaultAdminRules, ER
 
     function _declareCompromise(address issuer, uint40 compromisedAt, address declaredBy) private {
         Accreditation storage a = _knownIssuer(issuer);
-        uint40 current = a.compromisedAt;
-        if (compromisedAt > block.timestamp || (current != 0 && compromisedAt >= current)) {
-            revert TrustGovernanceInvalidCompromiseTime(compromisedAt, current);
-        }
+        _checkCompromiseTime(a, compromisedAt);
         a.compromisedAt = compromisedAt;
         emit IssuerKeyCompromised(issuer, compromisedAt, declaredBy);
+    }
+
+    /// @dev A compromise time is a real past instant (0 means "none" and would erase a declaration), and a
+    /// new declaration may only move it earlier.
+    function _checkCompromiseTime(Accreditation storage a, uint40 compromisedAt) private view {
+        uint40 declared = a.compromisedAt;
+        if (compromisedAt == 0 || compromisedAt > block.timestamp || (declared != 0 && compromisedAt >= declared)) {
+            revert TrustGovernanceInvalidCompromiseTime(compromisedAt, declared);
+        }
     }
 
     function _schedule(ActKind kind, address account, bytes32 ref, bytes32 reasonCode, uint40 time)

@@ -68,7 +68,10 @@ class EthTesterChain(DevChain):
         self.w3 = Web3(EthereumTesterProvider(self.tester))
 
     def increase_time(self, seconds: int) -> None:
-        self.tester.time_travel(self.now() + seconds)
+        # py-evm stamps the pending block with the wall clock when that is later than the latest block, and
+        # refuses to travel back: never aim below the pending block's time.
+        pending = int(self.tester.get_block_by_number("pending")["timestamp"])
+        self.tester.time_travel(max(self.now() + seconds, pending))
         self.tester.mine_blocks(1)
 
     def snapshot(self) -> Any:

@@ -67,7 +67,8 @@ interface ICertificateRegistry {
     error CertificateRegistryNotIssuer(address account, address issuer);
     /// @notice Thrown when the caller anchoring an issuer's offer is not the merchant named in the record.
     error CertificateRegistryNotMerchant(address account, address merchant);
-    /// @notice Thrown when a function reserved to the governance contract is called by anyone else.
+    /// @notice Thrown when a function reserved to the governance contract is called by anyone else
+    /// (`account` is the caller as ERC-2771 reports it: the signer of a relayed call).
     error CertificateRegistryNotGovernance(address account);
     /// @notice Thrown when the issuer is not accredited for the standard now (unknown, suspended,
     /// compromised, out of scope or outside its window).
@@ -116,6 +117,8 @@ interface ICertificateRegistry {
     event CertificateRevoked(bytes32 indexed id, address indexed revokedBy, bytes32 reasonCode, uint256 actId);
     /// @notice Emitted when a certificate is superseded by `replacementId`.
     event CertificateSuperseded(bytes32 indexed id, bytes32 indexed replacementId, bytes32 reasonCode);
+    /// @notice Emitted when a merchant anchors an issuer's offer, consuming the offer's nonce.
+    event NonceUsed(address indexed issuer, uint256 nonce);
     /// @notice Emitted when an issuer cancels unused offer nonces: bits of `mask` in word `wordPos`.
     event NoncesCancelled(address indexed issuer, uint256 indexed wordPos, uint256 mask);
 

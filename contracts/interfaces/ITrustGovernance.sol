@@ -92,8 +92,9 @@ interface ITrustGovernance {
     error TrustGovernanceIssuerAlreadySuspended(address issuer);
     /// @notice Thrown when restoring an issuer that is not suspended.
     error TrustGovernanceIssuerNotSuspended(address issuer);
-    /// @notice Thrown when a compromise time lies in the future, or is not earlier than one already declared.
-    error TrustGovernanceInvalidCompromiseTime(uint40 compromisedAt, uint40 current);
+    /// @notice Thrown when a compromise time is zero, lies in the future, or is not earlier than the time
+    /// already declared (`declared`, 0 when none).
+    error TrustGovernanceInvalidCompromiseTime(uint40 compromisedAt, uint40 declared);
     /// @notice Thrown when admitting a merchant that already has a record.
     error TrustGovernanceMerchantAlreadyAdmitted(address merchant);
     /// @notice Thrown when sanctioning or restoring a merchant that was never admitted.
@@ -123,7 +124,8 @@ interface ITrustGovernance {
     event IssuerSuspended(address indexed issuer, bytes32 reasonCode);
     /// @notice Emitted when a suspended issuer is restored.
     event IssuerRestored(address indexed issuer);
-    /// @notice Emitted when an issuer's key is declared compromised from `compromisedAt` on.
+    /// @notice Emitted when an issuer's key is declared compromised from `compromisedAt` on; `declaredBy` is
+    /// the issuer itself, or this governance contract for a delayed act.
     event IssuerKeyCompromised(address indexed issuer, uint40 compromisedAt, address indexed declaredBy);
     /// @notice Emitted when a merchant is admitted.
     event MerchantAdmitted(address indexed merchant, bytes32 licenceHash);
