@@ -13,7 +13,7 @@ from eth_utils.crypto import keccak
 
 from .errors import ContractError, UnknownRevert
 
-CONTRACT_NAMES = ("TrustForwarder", "TrustGovernance", "CertificateRegistry", "ReviewLog")
+CONTRACT_NAMES = ("TrustForwarder", "TrustGovernance", "CertificateRegistry", "ReviewLog", "DisputeRegistry")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ SHIM = REPO / "scripts" / "solc-shim" / "solc"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 #: The contracts deployed by TrustLedger; their artifacts are shipped.
-DEPLOYABLE = ("TrustForwarder", "TrustGovernance", "CertificateRegistry", "ReviewLog")
+DEPLOYABLE = ("TrustForwarder", "TrustGovernance", "CertificateRegistry", "ReviewLog", "DisputeRegistry")
 
 #: Compiler settings; any change here changes every bytecode and must be committed with the artifacts.
 SETTINGS: dict[str, Any] = {
@@ -41,6 +41,16 @@ def _sources() -> dict[str, dict[str, str]]:
     return {f"contracts/{p.relative_to(CONTRACTS).as_posix()}": {"content": p.read_text()} for p in files}
 
 
+def _solc_messages(exc: Exception) -> str:
+    """The compiler's own error messages out of a py-solc-x error (its text embeds the whole stdout)."""
+    try:
+        errors = json.loads(getattr(exc, "stdout_data", "") or "")["errors"]
+        return "\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors
+                         if e.get("severity") == "error")
+    except (ValueError, KeyError, TypeError):
+        return str(exc)
+
+
 def build() -> dict[str, dict[str, Any]]:
     """Compile every contract and return ``{name: artifact}`` for the deployable ones."""
     import solcx  # dev dependency
@@ -56,7 +66,7 @@ def build() -> dict[str, dict[str, Any]]:
             standard_input, solc_binary=SHIM, base_path=str(NODE_MODULES), allow_empty=False
         )
     except solcx.exceptions.SolcError as exc:  # compile errors, or the compiler itself failed
-        raise SystemExit(f"compilation failed: {exc}") from None
+        raise SystemExit(f"compilation failed:\n{_solc_messages(exc)}") from None
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         raise SystemExit("\n".join(e.get("formattedMessage", e["message"]) for e in errors))

@@ -1,7 +1,7 @@
 """Deploy the TrustLedger contract set on a chain and wire it together.
 
-Order: forwarder, governance (trusting the forwarder), certificate registry and review log (trusting the
-forwarder and governance), then ``governance.bind(registry, reviewLog)``. The deployer is the initial
+Order: forwarder, governance (trusting the forwarder), certificate registry, review log and dispute registry
+(trusting the forwarder and governance), then ``governance.bind(registry, reviewLog)``. The deployer is the initial
 default admin; it grants GOVERNOR_ROLE to ``governor``. The relayer gets no role at all.
 """
 
@@ -25,6 +25,7 @@ class Deployment:
     governance: Contract
     registry: Contract
     review_log: Contract
+    disputes: Contract
     deploy_block: int
 
     @property
@@ -34,7 +35,22 @@ class Deployment:
             "TrustGovernance": self.governance.address,
             "CertificateRegistry": self.registry.address,
             "ReviewLog": self.review_log.address,
+            "DisputeRegistry": self.disputes.address,
         }
+
+
+@dataclass(frozen=True)
+class DisputePeriods:
+    """Deadlines of the dispute process, in seconds."""
+
+    response: int = 3 * 24 * 3600
+    ruling: int = 7 * 24 * 3600
+    appeal_window: int = 3 * 24 * 3600
+    remedy_confirm: int = 7 * 24 * 3600
+    hide_lapse: int = 2 * 24 * 3600
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.response, self.ruling, self.appeal_window, self.remedy_confirm, self.hide_lapse)
 
 
 def contract_at(w3: Web3, name: str, address: str) -> Contract:
@@ -59,6 +75,7 @@ def deploy(
     log_operator: str,
     admin_delay: int = 3 * 24 * 3600,
     act_delay: int = 2 * 24 * 3600,
+    dispute_periods: DisputePeriods | None = None,
 ) -> Deployment:
     """Deploy and wire the contract set; ``deployer`` becomes the default admin."""
     forwarder, first_block = _deploy(w3, deployer, "TrustForwarder")
@@ -66,6 +83,9 @@ def deploy(
                             forwarder.address)
     registry, _ = _deploy(w3, deployer, "CertificateRegistry", governance.address, forwarder.address)
     review_log, _ = _deploy(w3, deployer, "ReviewLog", governance.address, log_operator, forwarder.address)
+    periods = dispute_periods or DisputePeriods()
+    disputes, _ = _deploy(w3, deployer, "DisputeRegistry", governance.address, forwarder.address,
+                          list(periods.as_tuple()))
     deployer.send(governance.functions.bind(registry.address, review_log.address))
     role = governance.functions.GOVERNOR_ROLE().call()
     deployer.send(governance.functions.grantRole(role, Web3.to_checksum_address(governor)))
@@ -75,5 +95,6 @@ def deploy(
         governance=governance,
         registry=registry,
         review_log=review_log,
+        disputes=disputes,
         deploy_block=first_block,
     )

@@ -2,6 +2,8 @@
 
 * ``CertificateOffer``: an inspection body lets a merchant anchor a certificate record
   (domain "TrustLedger CertificateRegistry", version "1", bound to chain id and registry address).
+* ``PurchaseAttestation``: the platform's order signer attests a completed order (domain "TrustLedger
+  Purchase", version "1", bound to chain id and the governance contract).
 * ``ForwardRequest``: any actor lets the relayer carry a call to a TrustLedger contract through the
   ERC-2771 forwarder (domain "TrustLedger Forwarder", version "1").
 
@@ -39,6 +41,14 @@ FORWARD_REQUEST_FIELDS = [
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint48"},
     {"name": "data", "type": "bytes"},
+]
+
+PURCHASE_FIELDS = [
+    {"name": "orderCommitment", "type": "bytes32"},
+    {"name": "merchant", "type": "address"},
+    {"name": "productId", "type": "bytes32"},
+    {"name": "buyer", "type": "address"},
+    {"name": "purchasedAt", "type": "uint40"},
 ]
 
 CERTIFICATE_KINDS = {"certificate": 0, "spot_check_pass": 1, "spot_check_fail": 2}
@@ -174,3 +184,53 @@ def sign_forward_request(
     )
     signature = bytes(Account.sign_message(message, private_key).signature)
     return (to_checksum_address(sender), to_checksum_address(to), value, gas, deadline, data, signature)
+
+
+@dataclass(frozen=True)
+class PurchaseAttestation:
+    """The platform's attestation of a completed order (see ``IDisputeRegistry.PurchaseAttestation``).
+
+    ``order_commitment`` is ``keccak256(orderId, merchant, salt)`` with the salt kept by the platform;
+    ``buyer`` is the key that acts for the consumer. It admits one review and one dispute.
+    """
+
+    order_commitment: bytes
+    merchant: str
+    product_id: bytes
+    buyer: str
+    purchased_at: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.order_commitment, to_checksum_address(self.merchant), self.product_id,
+                to_checksum_address(self.buyer), self.purchased_at)
+
+    def as_message(self) -> dict[str, Any]:
+        return {
+            "orderCommitment": self.order_commitment,
+            "merchant": to_checksum_address(self.merchant),
+            "productId": self.product_id,
+            "buyer": to_checksum_address(self.buyer),
+            "purchasedAt": self.purchased_at,
+        }
+
+
+def purchase_domain(chain_id: int, governance: str) -> dict[str, Any]:
+    """EIP-712 domain of purchase attestations: bound to the chain and the governance contract."""
+    return {
+        "name": "TrustLedger Purchase",
+        "version": "1",
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(governance),
+    }
+
+
+def sign_purchase_attestation(
+    private_key: bytes | str, attestation: PurchaseAttestation, *, chain_id: int, governance: str
+) -> bytes:
+    """The order signer's signature over ``attestation`` (65 bytes, r||s||v)."""
+    message = encode_typed_data(
+        domain_data=purchase_domain(chain_id, governance),
+        message_types={"PurchaseAttestation": PURCHASE_FIELDS},
+        message_data=attestation.as_message(),
+    )
+    return bytes(Account.sign_message(message, private_key).signature)
