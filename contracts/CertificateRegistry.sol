@@ -95,8 +95,9 @@ contract CertificateRegistry is ICertificateRegistry, EIP712, ERC2771Context {
     function revoke(bytes32 id, bytes32 reasonCode) external {
         CertificateState storage s = _existing(id);
         address sender = _msgSender();
-        address issuer = _governance.issuerById(s.issuerId);
+        (address issuer, uint40 compromisedAt) = _governance.issuerRecord(s.issuerId);
         if (sender != issuer) revert CertificateRegistryNotIssuer(sender, issuer);
+        if (compromisedAt != 0) revert CertificateRegistryIssuerCompromised(issuer, compromisedAt);
         _revoke(s, id, sender, reasonCode, 0);
     }
 
@@ -212,7 +213,8 @@ contract CertificateRegistry is ICertificateRegistry, EIP712, ERC2771Context {
             validUntil: c.validUntil,
             revokedAt: 0,
             supersededAt: 0,
-            kind: c.kind
+            kind: c.kind,
+            revokedByGovernance: false
         });
         emit CertificateIssued(
             id,
@@ -234,6 +236,7 @@ contract CertificateRegistry is ICertificateRegistry, EIP712, ERC2771Context {
     {
         if (s.revokedAt != 0) revert CertificateRegistryAlreadyRevoked(id);
         s.revokedAt = uint40(block.timestamp);
+        if (actId != 0) s.revokedByGovernance = true;
         emit CertificateRevoked(id, by, reasonCode, actId);
     }
 
@@ -256,7 +259,9 @@ contract CertificateRegistry is ICertificateRegistry, EIP712, ERC2771Context {
         if (s.anchoredAt == 0 || time < s.anchoredAt) return (CertificateStatus.Unknown, false);
         uint40 compromisedAt = _governance.compromisedAtById(s.issuerId);
         if (compromisedAt != 0 && s.anchoredAt >= compromisedAt) return (CertificateStatus.Compromised, false);
-        if (s.revokedAt != 0 && s.revokedAt <= time) return (CertificateStatus.Revoked, true);
+        // an issuer-key revocation made at or after the key's declared compromise does not count
+        bool revocationCounts = s.revokedByGovernance || compromisedAt == 0 || s.revokedAt < compromisedAt;
+        if (s.revokedAt != 0 && s.revokedAt <= time && revocationCounts) return (CertificateStatus.Revoked, true);
         if (s.supersededAt != 0 && s.supersededAt <= time) return (CertificateStatus.Superseded, true);
         if (s.kind == CertificateKind.SpotCheckFail) return (CertificateStatus.Failed, true);
         if (time > s.validUntil) return (CertificateStatus.Expired, true);

@@ -281,6 +281,12 @@ contract TrustGovernance is ITrustGovernance, AccessControlDefaultAdminRules, ER
     }
 
     /// @inheritdoc ITrustGovernance
+    function issuerRecord(uint32 issuerId) external view returns (address issuer, uint40 compromisedAt) {
+        issuer = _issuers[issuerId];
+        compromisedAt = _accreditations[issuer].compromisedAt;
+    }
+
+    /// @inheritdoc ITrustGovernance
     function compromisedAtById(uint32 issuerId) external view returns (uint40) {
         return _accreditations[_issuers[issuerId]].compromisedAt;
     }

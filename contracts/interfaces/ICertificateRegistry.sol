@@ -54,6 +54,9 @@ interface ICertificateRegistry {
     }
 
     /// @notice What the chain stores for a certificate, in one slot.
+    /// @param revokedByGovernance Whether the revocation came from governance's delayed act rather than the
+    /// issuer's key. A revocation by the issuer's key at or after its declared compromise time does not count:
+    /// whoever held the compromised key could have made it.
     struct CertificateState {
         uint32 issuerId;
         uint40 anchoredAt;
@@ -61,6 +64,7 @@ interface ICertificateRegistry {
         uint40 revokedAt;
         uint40 supersededAt;
         CertificateKind kind;
+        bool revokedByGovernance;
     }
 
     /// @notice Thrown when the caller is not the issuer named in the record or of the certificate.
@@ -85,6 +89,9 @@ interface ICertificateRegistry {
     error CertificateRegistryUnknownCertificate(bytes32 id);
     /// @notice Thrown when revoking a certificate already revoked.
     error CertificateRegistryAlreadyRevoked(bytes32 id);
+    /// @notice Thrown when an issuer whose key is declared compromised tries to revoke: its key no longer
+    /// speaks for it (governance revokes through its delayed act instead).
+    error CertificateRegistryIssuerCompromised(address issuer, uint40 compromisedAt);
     /// @notice Thrown when superseding a certificate already superseded or revoked.
     error CertificateRegistryNotSupersedable(bytes32 id);
     /// @notice Thrown when an issuer's signed offer is past its deadline (the deadline second is allowed).
@@ -135,7 +142,8 @@ interface ICertificateRegistry {
         external
         returns (bytes32 id);
 
-    /// @notice The issuer revokes one of its certificates. Permanent.
+    /// @notice The issuer revokes one of its certificates. Permanent. Refused once the issuer's key is
+    /// declared compromised.
     function revoke(bytes32 id, bytes32 reasonCode) external;
 
     /// @notice The issuer replaces one of its certificates with a new record.

@@ -253,6 +253,9 @@ interface ITrustGovernance {
         view
         returns (uint32 issuerId, bool issuerAccredited, bool merchantActive);
 
+    /// @notice The issuer with number `issuerId` and its declared compromise time (0 when none), in one call.
+    function issuerRecord(uint32 issuerId) external view returns (address issuer, uint40 compromisedAt);
+
     /// @notice The declared compromise time of issuer number `issuerId` (0 when none).
     function compromisedAtById(uint32 issuerId) external view returns (uint40);
 

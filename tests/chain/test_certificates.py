@@ -89,7 +89,7 @@ def issue(world: World, c: Certificate, by: Transactor | None = None) -> Any:
 
 
 def state(world: World, cid: bytes) -> tuple[int, ...]:
-    """(issuerId, anchoredAt, validUntil, revokedAt, supersededAt, kind)."""
+    """(issuerId, anchoredAt, validUntil, revokedAt, supersededAt, kind, revokedByGovernance)."""
     return tuple(fn(world).certificateState(cid).call())
 
 
@@ -141,12 +141,12 @@ def assert_issued(world: World, receipt: Any, certs: list[Certificate], anchored
     for c in certs:
         iid = issuer_id(world, world.actors.issuer if c.issuer == world.actors.issuer.address
                         else world.actors.issuer2)
-        assert state(world, certificate_id(c)) == (iid, t, c.valid_until, 0, 0, c.kind)
+        assert state(world, certificate_id(c)) == (iid, t, c.valid_until, 0, 0, c.kind, False)
 
 
 def assert_not_recorded(world: World, *certs: Certificate) -> None:
     for c in certs:
-        assert state(world, certificate_id(c)) == (0, 0, 0, 0, 0, 0)
+        assert state(world, certificate_id(c)) == (0, 0, 0, 0, 0, 0, False)
         assert status(world, certificate_id(c)) == (UNKNOWN, False)
 
 
@@ -256,7 +256,7 @@ def test_issue_records_slot_event_and_id(world: World) -> None:
     assert events(world.d.registry, "NonceUsed", r) == []
     t = block_time(world, r)
     assert issuer_id(world, a.issuer) == 1
-    assert state(world, cid) == (1, t, c.valid_until, 0, 0, SPOT_CHECK_PASS)
+    assert state(world, cid) == (1, t, c.valid_until, 0, 0, SPOT_CHECK_PASS, False)
     assert status(world, cid) == (VALID, True)
 
 
@@ -512,7 +512,7 @@ def test_issue_same_record_twice(world: World) -> None:
     before = state(world, cid)
     with reverts("CertificateRegistryAlreadyIssued", cid):
         issue(world, c)
-    assert state(world, cid) == before == (1, block_time(world, r), c.valid_until, 0, 0, CERTIFICATE)
+    assert state(world, cid) == before == (1, block_time(world, r), c.valid_until, 0, 0, CERTIFICATE, False)
     # revoked, it still cannot be issued again
     a.issuer.send(fn(world).revoke(cid, REASON))
     with reverts("CertificateRegistryAlreadyIssued", cid):
@@ -1150,6 +1150,7 @@ def test_revoke_by_governance_after_delay(world: World) -> None:
     (xev,) = events(world.d.governance, "ActExecuted", r)
     assert dict(xev.args) == {"actId": act_id, "kind": ACT_REVOKE_CERTIFICATE}
     assert state(world, cid)[3] == eta
+    assert state(world, cid)[6] is True  # revokedByGovernance
     assert status(world, cid) == (REVOKED, True)
     assert g.act(act_id).call()[1] == ACT_EXECUTED
     with reverts("TrustGovernanceActNotPending", act_id):
@@ -1523,3 +1524,50 @@ def _run_property_example(world: World, ops: list[tuple[Any, ...]], lifetimes: t
                     assert status_at(world, x.cid, tt) == (REVOKED, True)
         assert status_at(world, x.cid, x.valid_until + 1)[0] != VALID
         assert status_at(world, x.cid, UINT40_MAX)[0] != VALID
+
+
+# ------------------------------------------------------------------- a compromised key no longer speaks
+
+
+def test_compromised_issuer_cannot_revoke(world: World) -> None:
+    a = world.actors
+    c = make_cert(world, "compromised-revoke")
+    issue(world, c)
+    cid = certificate_id(c)
+    advance(world, 10)
+    t = world.chain.now()  # after the anchoring
+    a.issuer.send(gov(world).declareKeyCompromised(t))
+    with reverts("CertificateRegistryIssuerCompromised", a.issuer.address, t):
+        a.issuer.send(fn(world).revoke(cid, REASON))
+    with reverts("CertificateRegistryIssuerCompromised", a.issuer.address, t):
+        world.relay(a.issuer, fn(world).revoke(cid, REASON))
+    assert status(world, cid) == (VALID, True)  # anchored before the compromise: still valid
+
+
+def test_revocation_by_a_compromised_key_does_not_count(world: World) -> None:
+    """Whoever stole the key revoked good certificates before the theft was declared: those revocations are
+    void, revocations before the compromise time still count, and governance can still revoke."""
+    a = world.actors
+    early, stolen, gov_revoked = (make_cert(world, f"ck-{n}") for n in ("early", "stolen", "gov"))
+    for c in (early, stolen, gov_revoked):
+        issue(world, c)
+    r = a.issuer.send(fn(world).revoke(certificate_id(early), REASON))  # legitimate, before the theft
+    t_early = block_time(world, r)
+    advance(world, 100)
+    compromised_at = world.chain.now()
+    advance(world, 100)
+    r = a.issuer.send(fn(world).revoke(certificate_id(stolen), REASON))  # by the thief
+    t_stolen = block_time(world, r)
+    assert status(world, certificate_id(stolen)) == (REVOKED, True)  # before the declaration it looks revoked
+    a.issuer.send(gov(world).declareKeyCompromised(compromised_at))
+    assert state(world, certificate_id(stolen))[3] == t_stolen  # the record stays, it just does not count
+    assert status(world, certificate_id(stolen)) == (VALID, True)
+    assert status_at(world, certificate_id(stolen), t_stolen) == (VALID, True)
+    assert status(world, certificate_id(early)) == (REVOKED, True)
+    assert status_at(world, certificate_id(early), t_early) == (REVOKED, True)
+    # governance's delayed revocation counts whatever the compromise
+    act_id, eta, _ = schedule(world, gov(world).scheduleCertificateRevocation(certificate_id(gov_revoked), REASON))
+    advance(world, eta - world.chain.now())
+    a.stranger.send(gov(world).executeAct(act_id))
+    assert state(world, certificate_id(gov_revoked))[6] is True
+    assert status(world, certificate_id(gov_revoked)) == (REVOKED, True)
