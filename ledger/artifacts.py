@@ -25,6 +25,20 @@ class Artifact:
     bytecode: str
     deployed_bytecode: str
     compiler_version: str
+    immutable_ranges: tuple[tuple[int, int], ...] = ()
+
+    def runtime_code_matches(self, code: bytes) -> bool:
+        """Whether ``code`` (read from the chain) is this contract's runtime code.
+
+        The bytes patched with immutables at deployment (addresses, periods) are masked on both sides.
+        """
+        expected = bytearray.fromhex(self.deployed_bytecode[2:])
+        if len(code) != len(expected):
+            return False
+        actual = bytearray(code)
+        for start, length in self.immutable_ranges:
+            expected[start:start + length] = actual[start:start + length]
+        return bytes(expected) == bytes(actual)
 
 
 @cache
@@ -39,6 +53,7 @@ def load(name: str) -> Artifact:
         bytecode=raw["bytecode"],
         deployed_bytecode=raw["deployedBytecode"],
         compiler_version=raw["compiler"]["version"],
+        immutable_ranges=tuple((int(a), int(b)) for a, b in raw.get("immutableRanges", [])),
     )
 
 

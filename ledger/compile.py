@@ -31,7 +31,8 @@ SETTINGS: dict[str, Any] = {
     "evmVersion": "cancun",
     "metadata": {"bytecodeHash": "ipfs"},
     "outputSelection": {
-        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"]},
+        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object",
+                    "evm.deployedBytecode.immutableReferences", "metadata"]},
     },
 }
 
@@ -83,6 +84,12 @@ def build() -> dict[str, dict[str, Any]]:
                 "abi": c["abi"],
                 "bytecode": "0x" + c["evm"]["bytecode"]["object"],
                 "deployedBytecode": "0x" + c["evm"]["deployedBytecode"]["object"],
+                # byte ranges of the runtime code patched with immutables at deployment: [[start, length]]
+                "immutableRanges": sorted(
+                    [r["start"], r["length"]]
+                    for refs in c["evm"]["deployedBytecode"].get("immutableReferences", {}).values()
+                    for r in refs
+                ),
             }
     missing = set(DEPLOYABLE) - set(artifacts)
     if missing:

@@ -102,11 +102,7 @@ def _identities(home: Path) -> dict[str, str]:
 
 def _code_matches(w3: Web3, name: str, address: str) -> bool:
     code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
-    expected = bytes.fromhex(load(name).deployed_bytecode[2:])
-    # Immutables (the forwarder and governance addresses) are patched into the runtime code at deployment,
-    # so the bytes differ from the artifact there; the length does not. A stricter check that masks the
-    # immutable ranges comes with the deployment manifest's code hashes.
-    return len(code) == len(expected) and len(code) > 0
+    return load(name).runtime_code_matches(code)
 
 
 def ensure_deployment(w3: Web3, home: Path) -> dict[str, Any]:

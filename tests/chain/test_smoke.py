@@ -33,3 +33,11 @@ def test_relay(world: World) -> None:
         a.relayer.send(world.d.registry.functions.issue(cert.as_tuple()))
     with reverts("CertificateRegistryNotIssuer", a.stranger.address, a.issuer.address):
         world.relay(a.stranger, world.d.registry.functions.issue(cert.as_tuple()))
+
+
+def test_deployed_code_is_the_shipped_code(world: World) -> None:
+    from ledger.artifacts import load
+
+    for name, address in world.d.addresses.items():
+        assert load(name).runtime_code_matches(bytes(world.w3.eth.get_code(address))), name
+    assert not load("ReviewLog").runtime_code_matches(bytes(world.w3.eth.get_code(world.d.registry.address)))

@@ -76,3 +76,16 @@ def test_decode_revert_unknown_data(data: bytes) -> None:
 def test_decode_revert_truncated_arguments_is_unknown() -> None:
     data = keccak(text="ReviewLogNotExtended(uint64,uint64)")[:4] + b"\x00" * 10
     assert isinstance(decode_revert(data), UnknownRevert)
+
+
+def test_runtime_code_check_masks_only_immutables() -> None:
+    a = load("CertificateRegistry")
+    assert a.immutable_ranges, "the registry has immutables (governance, forwarder, EIP-712 cache)"
+    code = bytearray.fromhex(a.deployed_bytecode[2:])
+    for start, length in a.immutable_ranges:  # what a deployment patches in
+        code[start:start + length] = b"\x11" * length
+    assert a.runtime_code_matches(bytes(code))
+    outside = next(i for i in range(len(code)) if all(not (s <= i < s + n) for s, n in a.immutable_ranges))
+    code[outside] ^= 0xFF
+    assert not a.runtime_code_matches(bytes(code))
+    assert not a.runtime_code_matches(bytes(code[:-1]))
