@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Gas benchmark: TrustLedger against the Ethereum Attestation Service, on one chain, in one run.
+"""Gas benchmark: TrustLedger against the Ethereum Attestation Service and Kleros, on one chain, in one run.
 
     python scripts/bench/gas.py [--chain eth-tester|hardhat|anvil] [--json] [--no-write] [--cross-check CHAIN]
 
@@ -14,7 +14,11 @@ published Hardhat artifacts) on the same dev chain, accredits an issuer and admi
 * revoke                                   vs EAS ``revoke``
 * appendCheckpoint for 1,024-review extensions of a ~1M-leaf RFC 6962 log (and 1,000 -> 2,000), with the
   maximum over random starting sizes and over the worst proof shapes of an exhaustive scan,
-  vs EAS ``timestamp(root)``, one EAS ``attest`` per review, ``multiAttest`` and ``multiTimestamp``.
+  vs EAS ``timestamp(root)``, one EAS ``attest`` per review, ``multiAttest`` and ``multiTimestamp``;
+* every DisputeRegistry step (open, challengeReview, submitEvidence, respond, rule, recuse, escalate,
+  appointPanel, appeal, appeal ruling, finalize, the remedy steps, emergencyHide) and the typical lifecycle,
+  beside Kleros's ERC-792 CentralizedArbitrator / AppealableArbitrator driven by its TwoPartyArbitrable example,
+  deployed from the Truffle artifacts that ``@kleros/kleros`` publishes (see ``_disputes.py``).
 
 Each row also carries an EVM lower bound computed from the transaction actually sent (see ``lower_bound``).
 Gas is deterministic for a given chain state, code and hardfork, so one run suffices.
@@ -48,6 +52,7 @@ for p in (str(REPO), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
+import _disputes
 import _eas
 from eth_account import Account
 from eth_utils import keccak
@@ -86,6 +91,7 @@ G_TX = 21_000
 G_ZERO, G_NONZERO = 4, 16
 G_NEW_SLOT = 22_100  # SSTORE 0 -> non-zero 20,000 + cold slot 2,100
 G_REWRITE_SLOT = 5_000  # SSTORE non-zero -> non-zero 2,900 + cold slot 2,100
+G_CLEAR_SLOT = 200  # SSTORE non-zero -> zero 2,900 + cold slot 2,100 - refund 4,800 (EIP-3529; capped, so at least)
 G_LOG, G_TOPIC, G_LOG_BYTE = 375, 375, 8
 G_ECRECOVER = 3_000
 G_SHA256, G_SHA256_WORD = 60, 12
@@ -136,8 +142,8 @@ def grind(make: Any) -> Any:
     raise RuntimeError("no signature without a zero byte found")
 
 
-def measure(w3: Any, sender: Transactor, call: Any, label: str, txs: dict[str, Any]) -> Measurement:
-    receipt = sender.send(call)
+def measure(w3: Any, sender: Transactor, call: Any, label: str, txs: dict[str, Any], value: int = 0) -> Measurement:
+    receipt = sender.send(call, value=value)
     tx = w3.eth.get_transaction(receipt["transactionHash"])
     calldata = bytes(tx["input"])
     logs = [(len(entry["topics"]), len(bytes(entry["data"]))) for entry in receipt["logs"]]
@@ -152,6 +158,7 @@ def lower_bound(
     *,
     new_slots: int = 0,
     rewritten_slots: int = 0,
+    cleared_slots: int = 0,
     ecrecovers: int = 0,
     sha_calls: int = 0,
     per: int = 1,
@@ -160,7 +167,8 @@ def lower_bound(
 
     21,000 intrinsic + calldata (4 per zero byte, 16 per non-zero byte of the input actually sent) + 22,100 per
     new storage slot (20,000 + 2,100 cold) + 5,000 per existing slot the operation has to change (2,900 + 2,100
-    cold; revoke only) + every LOG it emitted (375 + 375 per topic + 8 per data byte) + 3,000 per ecrecover
+    cold; revoke and the dispute steps) + 200 per slot it clears (5,000 less the 4,800 refund, which can only be
+    smaller under the refund cap; disputes only) + every LOG it emitted (375 + 375 per topic + 8 per data byte) + 3,000 per ecrecover
     + 60 + 12 per word for each SHA-256 precompile call the proof shape forces. Memory expansion, opcode
     dispatch, the 100 gas of each precompile STATICCALL, cold account access and SLOADs of state the
     operation needs (accreditation, nonces) are left out, so the bound is conservative.
@@ -173,7 +181,11 @@ def lower_bound(
     if new_slots:
         parts.append((f"22,100 × {new_slots} slot{'s' if new_slots > 1 else ''}", G_NEW_SLOT * new_slots))
     if rewritten_slots:
-        parts.append((f"5,000 × {rewritten_slots} rewritten slot", G_REWRITE_SLOT * rewritten_slots))
+        parts.append((f"5,000 × {rewritten_slots} rewritten slot{'s' if rewritten_slots > 1 else ''}",
+                      G_REWRITE_SLOT * rewritten_slots))
+    if cleared_slots:
+        parts.append((f"200 × {cleared_slots} cleared slot{'s' if cleared_slots > 1 else ''}",
+                      G_CLEAR_SLOT * cleared_slots))
     parts.append((f"{log_gas:,} log", log_gas))
     if ecrecovers:
         parts.append(("3,000 ecrecover" if ecrecovers == 1 else f"3,000 × {ecrecovers} ecrecover",
@@ -197,6 +209,7 @@ def lower_bound(
         "log_gas": log_gas,
         "new_slots": new_slots,
         "rewritten_slots": rewritten_slots,
+        "cleared_slots": cleared_slots,
         "ecrecovers": ecrecovers,
         "sha256_calls": sha_calls,
     }
@@ -246,8 +259,8 @@ class World:
     counter: int = 0
     txs: dict[str, Any] = field(default_factory=dict)
 
-    def measure(self, label: str, sender: Transactor, call: Any) -> Measurement:
-        return measure(self.w3, sender, call, label, self.txs)
+    def measure(self, label: str, sender: Transactor, call: Any, value: int = 0) -> Measurement:
+        return measure(self.w3, sender, call, label, self.txs, value)
 
     @property
     def w3(self) -> Any:
@@ -590,6 +603,7 @@ def method(chain: Any, w: World, args: argparse.Namespace, wall: float) -> dict[
         },
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "ram": _ram(),
                     "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()},
+        "kleros": _disputes.kleros_info() if _disputes.kleros_available() else None,
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]),
         "wall_seconds": round(wall, 1),
@@ -647,6 +661,9 @@ def bench(kind: str, tree: MerkleTree) -> tuple[dict[str, Any], Any, World]:
         w = setup(chain)
         results = run_certificates(w)
         results["checkpoint"] = run_checkpoints(w, tree)
+        log("disputes: TrustLedger DisputeRegistry" + (", Kleros ERC-792 arbitrators" if _disputes.kleros_available()
+                                                      else " (Kleros artifacts not installed)"))
+        results["disputes"] = _disputes.run(w, lower_bound)
         results["chain"] = chain_info(chain)
         results["eas_version"] = w.eas.version()
         results["transactions"] = w.txs
@@ -773,8 +790,174 @@ def checkpoint_details(cp: dict[str, Any]) -> str:
             f"[1,000,000, 1,048,576): {worst}")
 
 
+#: Dispute rows in table order: (TrustLedger step, Kleros comparable step or None, how the comparable is named).
+DISPUTE_ROWS: tuple[tuple[str, str | None, str], ...] = (
+    ("open", "create_central", ("createDispute: TwoPartyArbitrable, as party B pays its fee, calls "
+                                "CentralizedArbitrator.createDispute")),
+    ("challenge_review", None, ""),
+    ("submit_evidence", "evidence", "TwoPartyArbitrable.submitEvidence (ERC-1497 Evidence event)"),
+    ("respond", None, ""),
+    ("rule", "rule_first", "giveRuling, first instance (AppealableArbitrator: appealable, nothing executed yet)"),
+    ("recuse", None, ""),
+    ("escalate", None, ""),
+    ("escalate_to_panel", None, ""),
+    ("appoint_panel", None, ""),
+    ("appeal", "appeal", "appeal: TwoPartyArbitrable → AppealableArbitrator.appeal → back-up createDispute"),
+    ("appeal_ruling", "rule_appeal", ("giveRuling by the back-up arbitrator → AppealableArbitrator.rule → "
+                                      "arbitrable executes (final)")),
+    ("finalize", "rule_timeout", ("giveRuling again after the appeal time-out (AppealableArbitrator; final, "
+                                  "arbitrable executes)")),
+    ("report_remedy", None, ""),
+    ("confirm_remedy", None, ""),
+    ("contest_remedy", None, ""),
+    ("rule_on_remedy", None, ""),
+    ("close_remedy", None, ""),
+    ("emergency_hide", None, ""),
+)
+#: The typical lifecycle of one dispute, and Kleros's nearest whole: both fees paid (the second creates the
+#: dispute), a first-instance ruling, and the same ruling made final after the appeal time-out.
+LIFECYCLE = ("open", "respond", "rule", "finalize", "report_remedy", "confirm_remedy")
+KLEROS_LIFECYCLE = ("pay_a_unappealed", "create_unappealed", "rule_first_unappealed", "rule_timeout")
+
+
+def dispute_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dispute table: one dict per row (also what --json carries under "dispute_rows")."""
+    d = r.get("disputes")
+    if not d:
+        return []
+    tl, kl = d["trustledger"], d["kleros"] or {}
+    out: list[dict[str, Any]] = []
+
+    def add(key: str, op: str, gas: float, slots: str, k_op: str, k_gas: float | None, lb_value: int,
+            formula: str) -> None:
+        out.append({"key": f"dispute_{key}", "operation": op, "trustledger": gas, "slots": slots,
+                    "kleros_operation": k_op, "kleros": k_gas,
+                    "ratio": None if not k_gas else round(gas / k_gas, 4),
+                    "lower_bound": lb_value, "lower_bound_formula": formula})
+
+    for key, k_key, k_label in DISPUTE_ROWS:
+        row = tl[key]
+        k_gas = kl[k_key]["gas"] if k_key and k_key in kl else None
+        add(key, row["label"], row["tl"],
+            f"{row['new_slots']} / {row['changed_slots']} / {row['cleared_slots']}",
+            (k_label if k_gas is not None else "—"), k_gas, row["lb"]["value"], row["lb"]["formula"])
+    total = sum(tl[k]["tl"] for k in LIFECYCLE)
+    bounds = [tl[k]["lb"]["total"] for k in LIFECYCLE]
+    k_total = sum(kl[k]["gas"] for k in KLEROS_LIFECYCLE) if all(k in kl for k in KLEROS_LIFECYCLE) else None
+    add("lifecycle", "typical lifecycle, per dispute: open → respond → rule → finalize → reportRemedy → "
+        "confirmRemedy", total, "sum",
+        ("both fees paid (the second creates the dispute) → giveRuling → giveRuling after the time-out "
+         "(AppealableArbitrator, no appeal)") if k_total else "—", k_total, sum(bounds),
+        " + ".join(f"{b:,}" for b in bounds) + f" = {sum(bounds):,} (sum of the six steps' bounds)")
+    return out
+
+
+def dispute_table(table: list[dict[str, Any]]) -> str:
+    lines = [("| TrustLedger dispute step | TrustLedger gas | slots new / changed / cleared | Kleros comparable "
+              "(ERC-792) | Kleros gas | TL / Kleros | EVM lower bound | TL − bound |"),
+             "|---|--:|--:|---|--:|--:|--:|--:|"]
+    for row in table:
+        bold = "**" if row["key"] == "dispute_lifecycle" else ""
+        lines.append(
+            f"| {bold}{row['operation']}{bold} | {bold}{_num(row['trustledger'])}{bold} | {row['slots']} | "
+            f"{row['kleros_operation']} | {_num(row['kleros']) if row['kleros'] is not None else '—'} | "
+            f"{_ratio(row['trustledger'], row['kleros'])} | {_num(row['lower_bound'])} | "
+            f"{_num(row['trustledger'] - row['lower_bound'])} |")
+    return "\n".join(lines)
+
+
+def dispute_section(r: dict[str, Any], table: list[dict[str, Any]], meth: dict[str, Any]) -> list[str]:
+    d = r.get("disputes")
+    if not d:
+        return []
+    kl = d["kleros"]
+    kmeth = meth.get("kleros")
+    lines = [
+        "### Disputes: DisputeRegistry beside Kleros's ERC-792 arbitrators",
+        "",
+        ("Measured in the same run and on the same chain, inside a snapshot that is reverted afterwards, with "
+         "three arbitrators appointed and the default periods of `ledger.deploy.DisputePeriods`. TrustLedger "
+         "drives four cases as `tests/chain/test_disputes_smoke.py` does: A, the typical lifecycle (open with "
+         "evidence, submitEvidence, respond, rule Refund, finalize after the appeal window, reportRemedy, "
+         "confirmRemedy); B, an appeal and a contested remedy (rule Rejected, appeal, appeal ruling Refund, "
+         "reportRemedy, contestRemedy, ruleOnRemedy not fulfilled, reportRemedy again, closeRemedy after the "
+         "confirmation window); C, recuse, escalate to the next arbitrator, escalate with none left, "
+         "appointPanel; D, emergencyHide of a review and a merchant's challenge of it. Evidence is a 32-byte "
+         f"hash and a {len(_disputes.EVIDENCE_URI)}-character IPFS URI on both sides. Every dispute transaction, "
+         f"on both sides, is mined {_disputes.GAP // 60} minutes of chain time after the previous one: a node "
+         "may mine two transactions in the same second, and a step that stores the time over an equal value "
+         "pays 2,200 instead of 5,000 for that slot (the cross-check found it in TwoPartyArbitrable's "
+         "lastInteraction), so without the gap the figures would depend on the wall clock."),
+        "",
+        dispute_table(table),
+        "",
+        ("Slots: the dispute's seven storage slots (the review's three takedown slots for emergencyHide) are "
+         "read before and after each transaction; the bound counts what changed: 22,100 per slot that went "
+         "from zero to non-zero, 5,000 per slot that changed, 200 per slot cleared (5,000 less the 4,800 "
+         "refund). Opening also counts one ecrecover (the order signer's attestation). Left out as in the "
+         "table above: governance reads (arbitrator list, merchant standing, order signer), memory, and "
+         "the cold access to governance and the review log."),
+        "",
+    ]
+    lines += [f"- {row['operation']}: {row['lower_bound_formula']}" for row in table]
+    lines.append("")
+    if kl and kmeth:
+        c = kmeth["contracts"]
+        ca, aa, tpa = c["CentralizedArbitrator"], c["AppealableArbitrator"], c["TwoPartyArbitrable"]
+        fees = kl["fees"]
+        lines += [
+            ("Kleros: " + kmeth["package"] + " (dev dependency in `hardhat-local`), which publishes Truffle "
+             "artifacts (ABI and bytecode) in `build/contracts`. Deployed byte for byte, nothing recompiled: "
+             f"`CentralizedArbitrator` ({ca['runtime_bytes']:,} bytes of runtime code), `AppealableArbitrator` "
+             f"({aa['runtime_bytes']:,}; a centralized arbitrator whose rulings can be appealed to a back-up "
+             "arbitrator, here a second CentralizedArbitrator) and the arbitrable example `TwoPartyArbitrable` "
+             f"({tpa['runtime_bytes']:,}), compiled from `{ca['source'].rsplit('/', 1)[0]}` with solc "
+             f"{ca['solc']} (artifacts dated {str(ca['artifact_updated'])[:10]}; a Truffle artifact records no "
+             f"optimizer settings, and the runtime metadata is {ca['bytecode_hash']}). Their ABIs carry every "
+             "function and event of ERC-792 (checked by the script: `createDispute(uint256,bytes)` payable, "
+             "`arbitrationCost`, `appeal`, `appealCost`, `appealPeriod`, `disputeStatus`, `currentRuling`, "
+             "DisputeCreation / AppealPossible / AppealDecision on the arbitrators; `rule(uint256,uint256)` and "
+             "Ruling on the arbitrable); `giveRuling` is the arbitrators' own. It is 0.4-era code: a dispute is "
+             "five unpacked slots, three of them non-zero at creation."),
+            "",
+            (f"- A dispute is created the ERC-792 way: party A pays the arbitration fee "
+             f"({kl['pay_a_central']['gas']:,} gas), then party B pays and TwoPartyArbitrable calls "
+             f"`createDispute` ({kl['create_central']['gas']:,}: the row above). Fees are {fees['arbitration'] / 1e18:g} ETH "
+             f"(arbitration) and {fees['appeal'] / 1e18:g} ETH (appeal); every Kleros step moves ETH (fee paid, "
+             "arbitrator paid at the ruling, winner refunded by `send`), which TrustLedger's unpaid arbitrators "
+             "and off-chain remedies never do."),
+            (f"- Each arbitrator keeps its disputes in an array, so the first dispute it ever gets also creates "
+             f"the length slot: `createDispute` called directly by an account costs "
+             f"{kl['create_direct_first']['gas']:,} the first time and {kl['create_direct']['gas']:,} after "
+             "(arbitrator alone, no arbitrable). Every arbitrator got one such dispute first, so the rows are "
+             "steady state, as TrustLedger's are."),
+            (f"- Without appeal, CentralizedArbitrator rules once and finally: `giveRuling` "
+             f"{kl['rule_central']['gas']:,} (the arbitrable executes the ruling and refunds the winner's fee); "
+             f"a whole CentralizedArbitrator dispute is {kl['pay_a_central']['gas'] + kl['create_central']['gas'] + kl['rule_central']['gas']:,} "
+             f"(two fee payments and one ruling), against {table[-1]['trustledger']:,.0f} for TrustLedger's "
+             "typical lifecycle."),
+            ("- Like for like only in part: Kleros's arbitrable holds the fees and executes the ruling itself, "
+             "so it has no remedy steps; TrustLedger's remedy is paid off chain and its report, confirmation or "
+             "contest are on chain (reportRemedy, confirmRemedy, contestRemedy, ruleOnRemedy, closeRemedy), and "
+             "it has no counterpart for the attestation check, response deadlines, the public assignment rule "
+             "(recuse, escalate, appointPanel) or review takedowns."),
+        ]
+    else:
+        lines.append("- Kleros: not measured in this run: `@kleros/kleros`'s artifacts are not installed in "
+                     "`hardhat-local/node_modules` (run `npm ci` there, or `make deps`).")
+    lines += [
+        ("- `@kleros/erc-792` 8.0.0, the ERC-792 reference package (`SimpleCentralizedArbitrator`, "
+         "`CentralizedArbitratorWithAppeal`, `SimpleEscrow`), is not measured: it ships Solidity sources only "
+         "(`pragma ^0.8.9`), no ABI or bytecode, and this benchmark does not compile other projects' contracts. "
+         "`@kleros/kleros-v2-contracts` is not on the npm registry (404). Both looked up when this comparison "
+         "was added."),
+        "",
+    ]
+    return lines
+
+
 def render(results: dict[str, Any], table: list[dict[str, Any]], meth: dict[str, Any],
-           crosses: list[dict[str, Any]]) -> str:
+           crosses: list[dict[str, Any]], dtable: list[dict[str, Any]] | None = None) -> str:
     r = results
     ch, tlc, eas, mach = meth["chain"], meth["trustledger_compiler"], meth["eas"], meth["machine"]
     s = tlc["settings"]
@@ -787,7 +970,7 @@ def render(results: dict[str, Any], table: list[dict[str, Any]], meth: dict[str,
     headroom = max(0, (TARGETS["checkpoint"] - wm["tl"]) // level) if level > 0 else 0
     lines = [
         BEGIN,
-        "## Gas: TrustLedger vs the Ethereum Attestation Service",
+        "## Gas: TrustLedger vs the Ethereum Attestation Service, and disputes vs Kleros",
         "",
         (f"Generated by `{meth['command']}` on {meth['date']} ({meth['wall_seconds']} s wall). "
         "Do not edit by hand: rerun the script."),
@@ -820,6 +1003,7 @@ def render(results: dict[str, Any], table: list[dict[str, Any]], meth: dict[str,
         "",
         checkpoint_details(cp),
         "",
+        *dispute_section(r, dtable or [], meth),
         "### Method",
         "",
         (f"- Chain: {ch['kind']}, {ch.get('version', ch['client'])} (client `{ch['client']}`), hardfork "
@@ -955,6 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
     results, chain, w = bench(args.chain, tree)
     try:
         table = rows(results)
+        dtable = dispute_rows(results)
         crosses = [cross_check(results, other, tree) for other in dict.fromkeys(args.cross_check)
                    if other != args.chain]
         meth = method(chain, w, args, time.monotonic() - t0)
@@ -962,13 +1147,16 @@ def main(argv: list[str] | None = None) -> int:
         chain.close()
 
     print(markdown_table(table))
+    if dtable:
+        print()
+        print(dispute_table(dtable))
     for c in crosses:
         print(c["text"])
     if not args.no_write:
-        write_section(render(results, table, meth, crosses))
+        write_section(render(results, table, meth, crosses, dtable))
         log(f"wrote the gas section of {BENCHMARKS}")
     if args.json:
-        payload = {"chain": args.chain, "rows": table, "results": results, "method": meth, "cross_checks": crosses}
+        payload = {"chain": args.chain, "rows": table, "dispute_rows": dtable, "results": results, "method": meth, "cross_checks": crosses}
         print(json.dumps(payload, default=str, separators=(",", ":")))
     log(f"done in {time.monotonic() - t0:.1f} s")
     return 0
