@@ -3,8 +3,9 @@
 ``python -m ledger.devnet up`` starts Anvil from ``hardhat-local/`` on 127.0.0.1 with ``--state`` (the chain
 survives Ctrl-C and restarts; ``--state-interval`` bounds what a kill can lose), deploys the contract set on
 first start, writes the deployment manifest, prints the addresses and the demo identities, and runs until
-interrupted. On a restart it finds the manifest, checks that the code at each address is the shipped
-bytecode, and deploys nothing.
+interrupted. On a restart it finds the manifest, verifies it against the chain (chain id, deploy block hash,
+the code at each address and the shipped bytecode: :func:`ledger.manifest.verify_against_chain`), and deploys
+nothing.
 
 The demo identities are keys generated on first start and kept in the state folder (never in the
 repository); they are funded from Anvil's unlocked development account, which never leaves the node.
@@ -23,17 +24,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
 from web3 import Web3
 from web3.exceptions import Web3Exception
 from web3.types import Wei
 
-from .artifacts import load
 from .chain import Transactor
 from .deploy import Deployment, deploy
 from .errors import LedgerError
+from .manifest import InvalidManifest, Manifest, ManifestMismatch, verify_against_chain
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_HOME = REPO / ".trustledger"
@@ -100,22 +100,17 @@ def _identities(home: Path) -> dict[str, str]:
     return keys
 
 
-def _code_matches(w3: Web3, name: str, address: str) -> bool:
-    code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
-    return load(name).runtime_code_matches(code)
-
-
-def ensure_deployment(w3: Web3, home: Path) -> dict[str, Any]:
+def ensure_deployment(w3: Web3, home: Path) -> Manifest:
     """Reuse the deployment recorded in ``home/deployment.json`` if the chain has it; else deploy."""
     manifest_path = home / "deployment.json"
     keys = _identities(home)
     if manifest_path.exists():
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-        if manifest.get("chainId") == w3.eth.chain_id and all(
-            _code_matches(w3, name, addr) for name, addr in manifest["contracts"].items()
-        ):
+        try:
+            manifest = Manifest.load(manifest_path)
+            verify_against_chain(manifest, w3)
             return manifest
-        print("manifest does not match the chain (fresh chain state?): deploying anew", file=sys.stderr)
+        except (InvalidManifest, ManifestMismatch) as exc:
+            print(f"{manifest_path} does not fit this chain ({exc}): deploying anew", file=sys.stderr)
     funder = w3.eth.accounts[0]
     for key in keys.values():
         address = Account.from_key(key).address
@@ -133,13 +128,8 @@ def ensure_deployment(w3: Web3, home: Path) -> dict[str, Any]:
     tx["governor"].send(g.admitMerchant(tx["merchant"].address, Web3.keccak(text="licence:demo-merchant")))
     tx["governor"].send(g.appointArbitrator(tx["arbitrator"].address))
     tx["governor"].send(g.setOrderSigner(tx["order_signer"].address))
-    manifest = {
-        "chainId": d.chain_id,
-        "deployBlock": d.deploy_block,
-        "contracts": d.addresses,
-        "compiler": load("ReviewLog").compiler_version,
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest = Manifest.from_deployment(w3, d)
+    manifest.write(manifest_path)
     return manifest
 
 
@@ -161,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         manifest = ensure_deployment(w3, args.home)
-        print(f"TrustLedger on a local Anvil chain (chain id {manifest['chainId']}), state in {args.home}")
+        print(f"TrustLedger on a local Anvil chain (chain id {manifest.chain_id}), state in {args.home}")
         print(f"  RPC                  http://127.0.0.1:{args.port}")
-        for name, address in manifest["contracts"].items():
+        for name, address in manifest.addresses.items():
             print(f"  {name:20} {address}")
         keys = _identities(args.home)
         print("  demo identities (keys in " + str(args.home / "dev-keys.json") + "):")
