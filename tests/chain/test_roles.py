@@ -1,9 +1,9 @@
 """Who acted is on chain: the role matrix of every guarded write, and the forwarder's defences.
 
-``ROWS`` lists every role-guarded state-changing function of TrustGovernance, CertificateRegistry and
-ReviewLog with arguments that are valid for its authorised actor. Every other named actor, calling directly
-or through the forwarder, is refused with the component's own error naming that actor (for a relayed call:
-the signer, never the relayer nor the forwarder); the authorised actor succeeds both ways with the same
+``ROWS`` lists every role-guarded state-changing function of TrustGovernance, CertificateRegistry, ReviewLog
+and DisputeRegistry with arguments that are valid for its authorised actor. Every other named actor, calling
+directly or through the forwarder, is refused with the component's own error naming that actor (for a relayed
+call: the signer, never the relayer nor the forwarder); the authorised actor succeeds both ways with the same
 events. The relayer's key holds no role: it can change nothing in any contract.
 
 The module prepares one state for the whole matrix (``m``) on top of the shared world and reverts it at the
@@ -29,10 +29,12 @@ from ledger.deploy import Deployment
 from ledger.eip712 import (
     FORWARD_REQUEST_FIELDS,
     Certificate,
+    PurchaseAttestation,
     certificate_id,
     forwarder_domain,
     sign_certificate_offer,
     sign_forward_request,
+    sign_purchase_attestation,
 )
 
 from ..conftest import ACTOR_NAMES, OTHER_STANDARD, STANDARD, Actors, World, reverts
@@ -46,6 +48,7 @@ from .test_governance import (
     ROOT,
     RULING,
     SUSPENSION,
+    ZERO32,
     ZERO_ADDRESS,
     addr,
     block_time,
@@ -86,6 +89,10 @@ class M:
     pending_act: int  # a ReplaceLogOperator act, for cancelAct
     revoke_act: int  # a ready RevokeCertificate act of cert1
     operator_act: int  # a ready ReplaceLogOperator act to `new`
+    buyer: Transactor  # the purchase disputes' consumer key; no named actor, so every named one is refused
+    panel: str  # a panel the governor may appoint
+    disputes: dict[str, bytes]  # purchase disputes by the phase they wait in (see _prepare_disputes)
+    attestation: tuple[tuple[Any, ...], bytes]  # an attested purchase of `buyer` with no dispute yet
 
     @property
     def d(self) -> Deployment:
@@ -100,11 +107,12 @@ class M:
         return certificate_id(self.cert1)
 
     def actor(self, name: str) -> Transactor:
-        return self.newadmin if name == "newadmin" else self.a.by_name[name]
+        return {"newadmin": self.newadmin, "buyer": self.buyer}.get(name) or self.a.by_name[name]
 
     def contract(self, target: str) -> Contract:
         return {"governance": self.d.governance, "fresh_governance": self.fresh_governance,
-                "registry": self.d.registry, "review_log": self.d.review_log}[target]
+                "registry": self.d.registry, "review_log": self.d.review_log,
+                "disputes": self.d.disputes}[target]
 
     def relayed(self, signer: Transactor, call: ContractFunction, **kw: Any) -> ContractFunction:
         """``forwarder.execute`` of a request signed by ``signer`` for ``call``."""
@@ -141,6 +149,10 @@ def _prepare(world: World) -> M:
     a.admin.send(g.beginDefaultAdminTransfer(newadmin.address))
     fresh = deploy_governance(world)
     chain.increase_time(ADMIN_DELAY + 100)  # the admin transfer and the acts are ripe
+    buyer = Transactor(world.w3, Account.from_key(keccak(text="test-roles:buyer")))
+    chain.fund(buyer.address, 10**19)
+    disputes = _prepare_disputes(world, buyer)  # moves the clock past an appeal window
+    order = _attest(world, buyer, "roles-order:new")
     now = chain.now()
     offer = _certificate(a, "offer", now)
     deadline = now + 10 * DAY
@@ -151,7 +163,48 @@ def _prepare(world: World) -> M:
              batch=[_certificate(a, "batch-1", now), _certificate(a, "batch-2", now)], offer=offer,
              offer_deadline=deadline, offer_signature=signature,
              replacement=_certificate(a, "replacement", now), compromised_at=now - 5, pending_act=1,
-             revoke_act=2, operator_act=3)
+             revoke_act=2, operator_act=3, buyer=buyer, panel=addr("roles-panel"), disputes=disputes,
+             attestation=order)
+
+
+def _attest(world: World, buyer: Transactor, order: str) -> tuple[tuple[Any, ...], bytes]:
+    a = world.actors
+    att = PurchaseAttestation(keccak(text=order), a.merchant.address, keccak(text="gtin:roles"),
+                              buyer.address, world.chain.now() - 10)
+    signature = sign_purchase_attestation(a.order_signer.account.key, att, chain_id=world.d.chain_id,
+                                          governance=world.d.governance.address)
+    return att.as_tuple(), signature
+
+
+def _prepare_disputes(world: World, buyer: Transactor) -> dict[str, bytes]:
+    """Purchase disputes of ``buyer`` against merchant, one waiting in each phase a guarded step needs (the
+    only arbitrator, ``arbitrator``, is assigned to all)."""
+    a, dr = world.actors, world.d.disputes.functions
+
+    def opened(label: str) -> bytes:
+        attestation, signature = _attest(world, buyer, f"roles-order:{label}")
+        buyer.send(dr.openPurchaseDispute(attestation, signature, ROOT, REASON, ROOT, "ipfs://claim"))
+        return bytes(dr.purchaseDisputeId(attestation[0]).call())
+
+    def ruled(label: str) -> bytes:
+        did = opened(label)
+        a.merchant.send(dr.respond(did, ZERO32, ""))
+        a.arbitrator.send(dr.rule(did, 1, 100, ROOT))  # Refund
+        return did
+
+    due, reported, contested = ruled("due"), ruled("reported"), ruled("contested")
+    world.chain.increase_time(3 * DAY + 1)  # past the appeal window
+    for did in (due, reported, contested):
+        a.stranger.send(dr.finalize(did))
+    for did in (reported, contested):
+        a.merchant.send(dr.reportRemedy(did, ROOT))
+    buyer.send(dr.contestRemedy(contested, ROOT))
+    awaiting_response, awaiting_ruling, escalated = opened("open"), opened("awaiting"), opened("escalated")
+    a.merchant.send(dr.respond(awaiting_ruling, ZERO32, ""))
+    a.arbitrator.send(dr.recuse(escalated))  # nobody left: Escalated until a panel is appointed
+    return {"awaiting_response": awaiting_response, "awaiting_ruling": awaiting_ruling,
+            "ruled": ruled("ruled"), "escalated": escalated, "remedy_due": due, "remedy_reported": reported,
+            "remedy_contested": contested}
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +227,7 @@ def clean(m: M) -> Iterator[M]:
         m.world.chain.revert(snap)
         m.a.reset_nonces()
         m.newadmin._nonce = None
+        m.buyer._nonce = None
 
 
 # ---------------------------------------------------------------- the table
@@ -191,6 +245,7 @@ class Row:
     error: str
     error_args: Callable[[M, str], tuple[Any, ...]]
     positive: tuple[str, Callable[[M], ContractFunction]] | None = None  # (actor, call) when no actor may
+    prepare: Callable[[M], Any] | None = None  # state a valid call needs beyond the matrix's (positive tests)
 
     def call(self, m: M) -> ContractFunction:
         function: ContractFunction = getattr(m.contract(self.target).functions, self.fn)(*self.args(m))
@@ -213,6 +268,12 @@ def _admin_row(fn: str, args: Callable[[M], tuple[Any, ...]]) -> Row:
 def _issuer_row(fn: str, args: Callable[[M], tuple[Any, ...]]) -> Row:
     return Row(f"registry.{fn}", "registry", fn, args, ("issuer",), "CertificateRegistryNotIssuer",
                lambda m, who: (who, m.a.issuer.address))
+
+
+def _dispute_row(fn: str, args: Callable[[M], tuple[Any, ...]], authorised: tuple[str, ...],
+                 prepare: Callable[[M], Any] | None = None) -> Row:
+    return Row(f"disputes.{fn}", "disputes", fn, args, authorised, "DisputeRegistryUnauthorized",
+               lambda m, who: (who,), prepare=prepare)
 
 
 ROWS: list[Row] = [
@@ -257,6 +318,25 @@ ROWS: list[Row] = [
     Row("review_log.setLogOperator", "review_log", "setLogOperator", lambda m: (m.new, m.operator_act),
         (GOVERNANCE_CONTRACT,), "ReviewLogNotGovernance", lambda m, who: (who,),
         positive=("stranger", lambda m: m.d.governance.functions.executeAct(m.operator_act))),
+    _dispute_row("openPurchaseDispute", lambda m: (*m.attestation, ROOT, REASON, ROOT, "ipfs://claim"),
+                 ("buyer",)),
+    _dispute_row("challengeReview", lambda m: (3, m.a.merchant.address, REASON, ROOT, "ipfs://claim"),
+                 ("merchant", "operator"),
+                 prepare=lambda m: m.a.operator.send(  # the challenged review must be anchored
+                     m.d.review_log.functions.appendCheckpoint(10, ROOT, []))),
+    _dispute_row("submitEvidence", lambda m: (m.disputes["awaiting_response"], ROOT, "ipfs://more"),
+                 ("buyer", "merchant")),
+    _dispute_row("respond", lambda m: (m.disputes["awaiting_response"], ROOT, "ipfs://answer"),
+                 ("merchant",)),
+    _dispute_row("recuse", lambda m: (m.disputes["awaiting_response"],), ("arbitrator",)),
+    _dispute_row("appointPanel", lambda m: (m.disputes["escalated"], m.panel), ("governor",)),
+    _dispute_row("rule", lambda m: (m.disputes["awaiting_ruling"], 1, 100, ROOT), ("arbitrator",)),
+    _dispute_row("appeal", lambda m: (m.disputes["ruled"], ROOT, "ipfs://appeal"), ("buyer", "merchant")),
+    _dispute_row("reportRemedy", lambda m: (m.disputes["remedy_due"], ROOT), ("merchant",)),
+    _dispute_row("confirmRemedy", lambda m: (m.disputes["remedy_reported"],), ("buyer",)),
+    _dispute_row("contestRemedy", lambda m: (m.disputes["remedy_reported"], ROOT), ("buyer",)),
+    _dispute_row("ruleOnRemedy", lambda m: (m.disputes["remedy_contested"], True, ROOT), ("arbitrator",)),
+    _dispute_row("emergencyHide", lambda m: (3, REASON), ("operator",)),
 ]
 
 
@@ -281,15 +361,18 @@ def _positive_cases() -> list[Any]:
 
 
 def test_the_table_covers_every_guarded_write(m: M) -> None:
-    """Every state-changing function of the three contracts is in the table or deliberately open."""
+    """Every state-changing function of the four contracts is in the table or deliberately open."""
     open_to_anyone = {
         "governance.executeAct",  # anyone may execute a ripe act
         "governance.renounceRole",  # only for oneself (OpenZeppelin)
         "registry.cancelNonces",  # an account cancels its own offer nonces
+        "disputes.escalate",  # anyone, once the ruling deadline passed
+        "disputes.finalize",  # anyone, once the appeal window passed
+        "disputes.closeRemedy",  # anyone, once the confirmation window passed
     }
     listed = {row.key for row in ROWS}
     for label, contract in (("governance", m.d.governance), ("registry", m.d.registry),
-                            ("review_log", m.d.review_log)):
+                            ("review_log", m.d.review_log), ("disputes", m.d.disputes)):
         writes = {f"{label}.{i['name']}" for i in contract.abi
                   if i["type"] == "function" and i["stateMutability"] in ("nonpayable", "payable")}
         assert writes - open_to_anyone == {k for k in listed if k.startswith(label + ".")}, label
@@ -313,12 +396,15 @@ def test_authorised_caller_succeeds_direct_and_relayed_with_the_same_events(clea
     chain = m.world.chain
     actor = m.actor(who)
     call = row.positive[1](m) if row.positive else row.call(m)
+    if row.prepare:
+        row.prepare(m)
     at = horizon(m.world) + 100
     start = chain.snapshot()
     direct = mine_at(m.world, at, actor, call)
     assert direct["status"] == 1
     assert direct["from"] == actor.address
-    direct_logs = decoded_logs(m.world, direct, fresh_governance=m.fresh_governance)
+    direct_logs = decoded_logs(m.world, direct, fresh_governance=m.fresh_governance,
+                               disputes=m.d.disputes)
 
     chain.revert(start)
     m.a.reset_nonces()
@@ -327,7 +413,7 @@ def test_authorised_caller_succeeds_direct_and_relayed_with_the_same_events(clea
     relayed = mine_at(m.world, at, m.a.relayer, m.relayed(actor, call))
     assert relayed["status"] == 1
     assert relayed["from"] == m.a.relayer.address
-    assert decoded_logs(m.world, relayed, fresh_governance=m.fresh_governance) == [
+    assert decoded_logs(m.world, relayed, fresh_governance=m.fresh_governance, disputes=m.d.disputes) == [
         *direct_logs,
         ("forwarder", "ExecutedForwardRequest", {"signer": actor.address, "nonce": nonce, "success": True}),
     ]
