@@ -95,11 +95,17 @@ contract DisputeRegistry is IDisputeRegistry, ERC2771Context {
     function respond(bytes32 id, bytes32 evidenceHash, string calldata uri) external {
         Dispute storage d = _existing(id);
         address sender = _msgSender();
-        if (sender != d.respondent) revert DisputeRegistryUnauthorized(sender);
-        _inPhase(id, d, Phase.AwaitingResponse);
+        if (sender != d.respondent || sender == address(0)) revert DisputeRegistryUnauthorized(sender);
+        // A dispute waiting for a panel still accepts the answer its respondent owes before the deadline.
+        bool escalated = d.phase == Phase.Escalated && d.resume == Phase.AwaitingResponse;
+        if (!escalated) _inPhase(id, d, Phase.AwaitingResponse);
         if (block.timestamp > d.responseDeadline) revert DisputeRegistryDeadlinePassed(id, d.responseDeadline);
-        d.phase = Phase.AwaitingRuling;
-        d.rulingDeadline = _after(_rulingPeriod);
+        if (escalated) {
+            d.resume = Phase.AwaitingRuling;
+        } else {
+            d.phase = Phase.AwaitingRuling;
+            d.rulingDeadline = _after(_rulingPeriod);
+        }
         emit DisputeResponded(id, sender, evidenceHash);
         _evidence(id, sender, evidenceHash, uri);
     }
@@ -204,7 +210,10 @@ contract DisputeRegistry is IDisputeRegistry, ERC2771Context {
             revert DisputeRegistryUnauthorized(sender);
         }
         _inPhase(id, d, Phase.Escalated);
-        if (panel == address(0)) revert DisputeRegistryUnauthorized(panel);
+        if (
+            panel == address(0) || panel == d.claimant || panel == d.respondent || panel == d.merchant
+                || panel == d.firstArbitrator
+        ) revert DisputeRegistryIneligiblePanel(panel);
         d.phase = d.resume;
         d.arbitrator = panel;
         d.panel = true;
@@ -230,6 +239,9 @@ contract DisputeRegistry is IDisputeRegistry, ERC2771Context {
         }
         if (block.timestamp > d.rulingDeadline) revert DisputeRegistryDeadlinePassed(id, d.rulingDeadline);
         if (!_fits(d.kind, outcome)) revert DisputeRegistryInvalidOutcome(d.kind, outcome);
+        if ((remedyAmount == 0) != (outcome != Outcome.Refund && outcome != Outcome.PartialRefund)) {
+            revert DisputeRegistryInvalidRemedy(outcome, remedyAmount);
+        }
         d.outcome = outcome;
         d.remedyAmount = remedyAmount;
         d.byDefault = byDefault;
@@ -263,12 +275,11 @@ contract DisputeRegistry is IDisputeRegistry, ERC2771Context {
     /// @inheritdoc IDisputeRegistry
     function emergencyHide(uint64 leafIndex, bytes32 reasonCode) external {
         address sender = _msgSender();
-        if (sender != IReviewLog(_governance.reviewLog()).logOperator()) revert DisputeRegistryUnauthorized(sender);
-        Takedown storage t = _takedowns[leafIndex];
-        if (t.state == TakedownState.TakenDown || (t.state == TakedownState.EmergencyHidden && block.timestamp <= t.lapseAt))
-        {
-            revert DisputeRegistryAlreadyHidden(leafIndex);
-        }
+        IReviewLog log = IReviewLog(_governance.reviewLog());
+        if (sender != log.logOperator()) revert DisputeRegistryUnauthorized(sender);
+        _checkAnchored(log, leafIndex);
+        // Once per review: after a lapse or a restoring ruling only a ruling can take it down.
+        if (_takedowns[leafIndex].state != TakedownState.None) revert DisputeRegistryAlreadyHidden(leafIndex);
         uint40 lapseAt = _after(_hideLapse);
         _takedowns[leafIndex] = Takedown({
             state: TakedownState.EmergencyHidden,
@@ -315,6 +326,11 @@ contract DisputeRegistry is IDisputeRegistry, ERC2771Context {
     }
 
     /// @inheritdoc IDisputeRegistry
+    function governance() external view returns (address) {
+        return address(_governance);
+    }
+
+    /// @inheritdoc IDisputeRegistry
     function periods() external view returns (uint40, uint40, uint40, uint40, uint40) {
         return (_responsePeriod, _rulingPeriod, _appealWindow, _remedyConfirmWindow, _hideLapse);
     }
@@ -328,11 +344,8 @@ contract DisputeRegistry is IDisputeRegistry, ERC2771Context {
         IReviewLog log = IReviewLog(_governance.reviewLog());
         address operator = log.logOperator();
         if (sender != merchant && sender != operator) revert DisputeRegistryUnauthorized(sender);
-        if (_governance.merchant(merchant).status == ITrustGovernance.MerchantStatus.None) {
-            revert DisputeRegistryUnknownMerchant(merchant);
-        }
-        uint64 anchored = log.latestCheckpoint().size;
-        if (leafIndex >= anchored) revert DisputeRegistryUnknownReview(leafIndex, anchored);
+        _checkChallenger(merchant, sender);
+        _checkAnchored(log, leafIndex);
         // A merchant's challenge is answered by the operator for the anonymous reviewer; the operator's own
         // referral has nobody to answer it and goes straight to the arbitrator.
         address respondent = sender == operator ? address(0) : operator;
@@ -340,6 +353,20 @@ contract DisputeRegistry is IDisputeRegistry, ERC2771Context {
         Dispute storage d =
             _create(id, DisputeKind.ReviewChallenge, sender, respondent, merchant, bytes32(uint256(leafIndex)));
         emit ReviewChallenged(id, merchant, leafIndex, sender, respondent, category, d.responseDeadline);
+    }
+
+    function _checkChallenger(address merchant, address sender) private view {
+        ITrustGovernance.MerchantStatus status = _governance.merchant(merchant).status;
+        if (status == ITrustGovernance.MerchantStatus.None) revert DisputeRegistryUnknownMerchant(merchant);
+        // a suspended or banned merchant may still answer disputes, but not challenge reviews
+        if (sender == merchant && status != ITrustGovernance.MerchantStatus.Active) {
+            revert DisputeRegistryMerchantNotActive(merchant);
+        }
+    }
+
+    function _checkAnchored(IReviewLog log, uint64 leafIndex) private view {
+        uint64 anchored = log.latestCheckpoint().size;
+        if (leafIndex >= anchored) revert DisputeRegistryUnknownReview(leafIndex, anchored);
     }
 
     function _openPurchase(

@@ -47,7 +47,7 @@ class DisputePeriods:
     ruling: int = 7 * 24 * 3600
     appeal_window: int = 3 * 24 * 3600
     remedy_confirm: int = 7 * 24 * 3600
-    hide_lapse: int = 2 * 24 * 3600
+    hide_lapse: int = 14 * 24 * 3600  # longer than response + ruling + appeal: a timely ruling lands first
 
     def as_tuple(self) -> tuple[int, int, int, int, int]:
         return (self.response, self.ruling, self.appeal_window, self.remedy_confirm, self.hide_lapse)

@@ -135,8 +135,16 @@ interface IDisputeRegistry {
     error DisputeRegistryInvalidOutcome(DisputeKind kind, Outcome outcome);
     /// @notice Thrown when no arbitrator is appointed at all.
     error DisputeRegistryNoArbitrator();
-    /// @notice Thrown when an emergency hide is asked for a review already hidden or taken down.
+    /// @notice Thrown when an emergency hide is asked for a review that was already hidden once (an emergency
+    /// hide is allowed once per review; after that only a ruling takes it down).
     error DisputeRegistryAlreadyHidden(uint64 leafIndex);
+    /// @notice Thrown when a panel would be a party to the dispute, or the first-instance arbitrator on appeal.
+    error DisputeRegistryIneligiblePanel(address panel);
+    /// @notice Thrown when a remedy amount does not fit the outcome: Refund and PartialRefund need one,
+    /// every other outcome must carry 0.
+    error DisputeRegistryInvalidRemedy(Outcome outcome, uint96 remedyAmount);
+    /// @notice Thrown when a suspended or banned merchant tries to challenge a review.
+    error DisputeRegistryMerchantNotActive(address merchant);
 
     /// @notice Emitted when a consumer opens a dispute over an attested purchase.
     /// @param claimantCommitment Salted commitment to the consumer's identity (never the identity itself).
@@ -264,8 +272,8 @@ interface IDisputeRegistry {
     /// @notice The arbitrator decides a contested remedy.
     function ruleOnRemedy(bytes32 id, bool fulfilled, bytes32 rationaleHash) external;
 
-    /// @notice The log operator hides a review at once (illegal content); the hide is public and lapses
-    /// unless a final ruling confirms it within the hide window.
+    /// @notice The log operator hides an anchored review at once (illegal content), once per review; the hide
+    /// is public and lapses unless a final ruling takes the review down within the hide window.
     function emergencyHide(uint64 leafIndex, bytes32 reasonCode) external;
 
     /// @notice A dispute's state.
@@ -286,6 +294,9 @@ interface IDisputeRegistry {
 
     /// @notice The EIP-712 digest the order signer signs for `attestation`.
     function attestationDigest(PurchaseAttestation calldata attestation) external view returns (bytes32);
+
+    /// @notice The governance contract.
+    function governance() external view returns (address);
 
     /// @notice Periods, in seconds: response, ruling, appeal window, remedy confirmation, emergency-hide lapse.
     function periods()

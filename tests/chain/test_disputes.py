@@ -33,16 +33,27 @@ from web3.types import TxReceipt
 
 from ledger.artifacts import load
 from ledger.chain import Transactor, _raise_named
+from ledger.deploy import DisputePeriods
 from ledger.eip712 import PURCHASE_FIELDS, PurchaseAttestation, purchase_domain, sign_purchase_attestation
+from ledger.merkle import MerkleTree, leaf_hash
 
 from ..conftest import World, reverts
-from .test_governance import ZERO_ADDRESS, block_time, decoded_logs, force_send, mine_at
+from .test_governance import (
+    BAN,
+    SUSPENSION,
+    WARNING,
+    ZERO_ADDRESS,
+    block_time,
+    decoded_logs,
+    force_send,
+    mine_at,
+)
 
 pytestmark = pytest.mark.chain
 
 DAY = 24 * 3600
 # ledger.deploy.DisputePeriods defaults, as deployed by the world fixture
-RESPONSE, RULING, APPEAL, CONFIRM, HIDE = 3 * DAY, 7 * DAY, 3 * DAY, 7 * DAY, 2 * DAY
+RESPONSE, RULING, APPEAL, CONFIRM, HIDE = 3 * DAY, 7 * DAY, 3 * DAY, 7 * DAY, 14 * DAY
 
 ZERO32 = b"\x00" * 32
 PRODUCT = keccak(text="gtin:06901234567892")
@@ -88,6 +99,9 @@ class Outcome(IntEnum):
     REVIEW_UPHELD = 6
 
 
+MERCHANT_SUSPENDED, MERCHANT_BANNED = 2, 3  # ITrustGovernance.MerchantStatus
+
+
 class Hide(IntEnum):
     NONE = 0
     EMERGENCY_HIDDEN = 1
@@ -96,6 +110,7 @@ class Hide(IntEnum):
 
 
 REMEDIES = (Outcome.REFUND, Outcome.REPLACEMENT, Outcome.PARTIAL_REFUND)
+PAID = (Outcome.REFUND, Outcome.PARTIAL_REFUND)  # the outcomes that carry a (non-zero) remedy amount
 PURCHASE_OUTCOMES = (*REMEDIES, Outcome.REJECTED)
 REVIEW_OUTCOMES = (Outcome.REVIEW_REMOVED, Outcome.REVIEW_UPHELD)
 
@@ -143,6 +158,11 @@ def _abi_fields(fn: str) -> list[str]:
 def test_struct_mirrors_match_the_abi() -> None:
     assert list(Dispute._fields) == _abi_fields("dispute")
     assert list(Takedown._fields) == _abi_fields("takedown")
+
+
+def amount_for(outcome: int) -> int:
+    """A valid remedy amount for ``outcome``: AMOUNT for Refund and PartialRefund, 0 for every other."""
+    return AMOUNT if outcome in PAID else 0
 
 
 # ---------------------------------------------------------------- reference implementations
@@ -306,7 +326,8 @@ class T:
         self.do(self.a.merchant, self.dr.respond(did, ZERO32, ""))
         return did
 
-    def rule(self, did: bytes, outcome: int, amount: int = AMOUNT) -> TxReceipt:
+    def rule(self, did: bytes, outcome: int, amount: int | None = None) -> TxReceipt:
+        amount = amount_for(outcome) if amount is None else amount
         return self.do(self.arbitrator_of(did), self.dr.rule(did, outcome, amount, RATIONALE))
 
     def ruled(self, order: str = "order-1", outcome: int = Outcome.REFUND) -> bytes:
@@ -581,8 +602,9 @@ def test_unknown_merchant_is_refused(t: T) -> None:
         t.x.buyer.send(t.open_call(att, sig))
 
 
-def test_a_sanctioned_merchant_can_still_be_disputed(t: T) -> None:
-    t.do(t.a.governor, t.g.sanctionMerchant(t.a.merchant.address, 1, REASON, ZERO32))  # suspension
+@pytest.mark.parametrize("status", ["suspended", "banned"])
+def test_a_sanctioned_merchant_can_still_be_disputed(t: T, status: str) -> None:
+    _sanction(t, t.a.merchant.address, SANCTIONS[status])
     did, _ = t.open()
     assert t.get(did).phase == Phase.AWAITING_RESPONSE
 
@@ -708,6 +730,79 @@ def test_challenge_naming_an_unknown_merchant(t: T, by: str) -> None:
         t.challenge(by=challenger, merchant=unknown.address)
 
 
+SANCTIONS = {"suspended": (SUSPENSION,), "banned": (BAN,), "suspended-then-banned": (SUSPENSION, BAN)}
+
+
+def _sanction(t: T, merchant: str, sanctions: Iterable[int]) -> None:
+    for kind in sanctions:
+        t.do(t.a.governor, t.g.sanctionMerchant(merchant, kind, REASON, ZERO32))
+
+
+@pytest.mark.parametrize("status", list(SANCTIONS))
+@pytest.mark.parametrize("mode", ["direct", "relayed"])
+def test_a_sanctioned_merchant_cannot_challenge_a_review(t: T, status: str, mode: str) -> None:
+    t.anchor()
+    merchant = t.a.merchant.address
+    _sanction(t, merchant, SANCTIONS[status])
+    assert t.g.merchant(merchant).call()[0] == (MERCHANT_BANNED if "banned" in status else MERCHANT_SUSPENDED)
+    call = t.dr.challengeReview(LEAF, merchant, REVIEW_CATEGORY, EVIDENCE, URI)
+    with reverts("DisputeRegistryMerchantNotActive", merchant):
+        if mode == "relayed":
+            t.world.relay(t.a.merchant, call)
+        else:
+            t.a.merchant.send(call)
+    assert t.get(review_id(merchant, LEAF)).phase == Phase.NONE
+
+
+def test_merchant_not_active_is_checked_after_the_caller_and_before_the_review(t: T) -> None:
+    merchant = t.a.merchant.address
+    _sanction(t, merchant, (SUSPENSION,))
+    call = t.dr.challengeReview(LEAF, merchant, REVIEW_CATEGORY, ZERO32, "")  # nothing anchored yet
+    with reverts("DisputeRegistryMerchantNotActive", merchant):
+        t.a.merchant.send(call)
+    with reverts("DisputeRegistryUnauthorized", t.a.stranger.address):
+        t.a.stranger.send(call)
+
+
+def test_a_warned_or_restored_merchant_can_challenge(t: T) -> None:
+    t.anchor()
+    merchant = t.a.merchant.address
+    _sanction(t, merchant, (WARNING,))
+    did, _ = t.challenge()
+    assert t.get(did).phase == Phase.AWAITING_RESPONSE
+    _sanction(t, merchant, (BAN,))
+    with reverts("DisputeRegistryMerchantNotActive", merchant):
+        t.challenge(LEAF + 1)
+    t.do(t.a.governor, t.g.restoreMerchant(merchant, REASON, ZERO32))
+    did, _ = t.challenge(LEAF + 1)
+    assert t.get(did).subject == (LEAF + 1).to_bytes(32, "big")
+
+
+@pytest.mark.parametrize("status", list(SANCTIONS))
+def test_the_operator_may_refer_a_review_of_a_sanctioned_merchant(t: T, status: str) -> None:
+    t.anchor()
+    _sanction(t, t.a.merchant.address, SANCTIONS[status])
+    did, receipt = t.challenge(by=t.a.operator)
+    assert t.events(receipt)[0][1]["merchant"] == t.a.merchant.address
+    assert t.get(did).phase == Phase.AWAITING_RULING
+
+
+@pytest.mark.parametrize("status", list(SANCTIONS))
+def test_a_sanctioned_merchants_open_challenge_and_disputes_go_on(t: T, status: str) -> None:
+    """Sanctioned after its challenge opened, the merchant still takes part in it; it may still be disputed
+    over a purchase, and answers."""
+    t.anchor()
+    challenge, _ = t.challenge()
+    _sanction(t, t.a.merchant.address, SANCTIONS[status])
+    receipt = t.do(t.a.merchant, t.dr.submitEvidence(challenge, EVIDENCE, URI))
+    assert [n for n, _ in t.events(receipt)] == ["Evidence"]
+    did, _ = t.open()
+    before = t.get(did)
+    receipt = t.do(t.a.merchant, t.dr.respond(did, EVIDENCE, URI))
+    assert [n for n, _ in t.events(receipt)] == ["DisputeResponded", "Evidence"]
+    assert t.get(did) == before._replace(phase=Phase.AWAITING_RULING, rulingDeadline=t.time(receipt) + RULING)
+
+
 # ================================================================ evidence
 
 
@@ -826,10 +921,16 @@ def test_respond_twice_is_refused(t: T) -> None:
 def test_no_response_to_the_operators_own_referral(t: T) -> None:
     t.anchor()
     did, _ = t.challenge(by=t.a.operator)
+    before = t.get(did)
     with reverts("DisputeRegistryUnauthorized", t.a.operator.address):
         t.a.operator.send(t.dr.respond(did, ZERO32, ""))
-    with reverts("DisputeRegistryWrongPhase", did, Phase.AWAITING_RULING):  # the zero address gets no further
-        call_from_zero(t, t.dr.respond(did, ZERO32, ""))
+    with reverts("DisputeRegistryUnauthorized", t.a.merchant.address):
+        t.a.merchant.send(t.dr.respond(did, ZERO32, ""))
+    # the zero address is nobody's respondent, even where the respondent field is zero
+    for evidence in (ZERO32, EVIDENCE):
+        with reverts("DisputeRegistryUnauthorized", ZERO_ADDRESS):
+            call_from_zero(t, t.dr.respond(did, evidence, URI))
+    assert t.get(did) == before
 
 
 # ================================================================ rule
@@ -915,14 +1016,84 @@ def test_rule_up_to_the_ruling_deadline_second(t: T, after: str) -> None:
     *((Kind.PURCHASE, o) for o in (Outcome.NONE, *REVIEW_OUTCOMES)),
     *((Kind.REVIEW, o) for o in (Outcome.NONE, *PURCHASE_OUTCOMES)),
 ], ids=lambda v: v.name.lower())
-def test_outcome_that_does_not_fit_the_kind(t: T, kind: Kind, outcome: Outcome) -> None:
+@pytest.mark.parametrize("amount", [0, AMOUNT])
+def test_outcome_that_does_not_fit_the_kind(t: T, kind: Kind, outcome: Outcome, amount: int) -> None:
+    """Checked before the remedy amount: whichever the amount, the outcome is the error."""
     if kind == Kind.PURCHASE:
         did = t.responded()
     else:
         t.anchor()
         did, _ = t.challenge(by=t.a.operator)
     with reverts("DisputeRegistryInvalidOutcome", kind, outcome):
-        t.a.arbitrator.send(t.dr.rule(did, outcome, 0, RATIONALE))
+        t.a.arbitrator.send(t.dr.rule(did, outcome, amount, RATIONALE))
+
+
+@pytest.mark.parametrize(("outcome", "amount"), [
+    (Outcome.REFUND, 0), (Outcome.PARTIAL_REFUND, 0),
+    (Outcome.REPLACEMENT, 1), (Outcome.REPLACEMENT, AMOUNT), (Outcome.REJECTED, 1),
+    (Outcome.REJECTED, 2**96 - 1), (Outcome.REVIEW_REMOVED, 1), (Outcome.REVIEW_UPHELD, AMOUNT),
+], ids=lambda v: v.name.lower() if isinstance(v, Outcome) else str(v))
+def test_remedy_amount_that_does_not_fit_the_outcome(t: T, outcome: Outcome, amount: int) -> None:
+    """Refund and PartialRefund need a non-zero amount; every other outcome must carry 0."""
+    if outcome in PURCHASE_OUTCOMES:
+        did = t.responded()
+    else:
+        t.anchor()
+        did, _ = t.challenge(by=t.a.operator)
+    before = t.get(did)
+    call = t.dr.rule(did, outcome, amount, RATIONALE)
+    with reverts("DisputeRegistryInvalidRemedy", outcome, amount):
+        t.a.arbitrator.send(call)
+    with reverts("DisputeRegistryInvalidRemedy", outcome, amount):
+        t.world.relay(t.a.arbitrator, call)
+    assert t.get(did) == before
+
+
+@pytest.mark.parametrize(("outcome", "amount"), [
+    (Outcome.REFUND, 1), (Outcome.REFUND, 2**96 - 1), (Outcome.PARTIAL_REFUND, 1),
+    (Outcome.REPLACEMENT, 0), (Outcome.REJECTED, 0),
+], ids=lambda v: v.name.lower() if isinstance(v, Outcome) else str(v))
+def test_remedy_amount_that_fits_the_outcome(t: T, outcome: Outcome, amount: int) -> None:
+    did = t.responded()
+    before = t.get(did)
+    receipt = t.rule(did, outcome, amount)
+    at = t.time(receipt)
+    assert t.events(receipt) == [ruled_event(did, t.a.arbitrator.address, 0, outcome, amount)]
+    assert t.get(did) == before._replace(phase=Phase.RULED, outcome=outcome, remedyAmount=amount,
+                                         firstArbitrator=t.a.arbitrator.address, appealDeadline=at + APPEAL)
+
+
+def test_remedy_amount_is_checked_for_panels_default_rulings_and_appeals(t: T) -> None:
+    # a panel (the only arbitrator recused)
+    did = _escalated(t, Phase.AWAITING_RULING)
+    t.do(t.a.governor, t.dr.appointPanel(did, t.x.panel.address))
+    before = t.get(did)
+    with reverts("DisputeRegistryInvalidRemedy", Outcome.REPLACEMENT, AMOUNT):
+        t.x.panel.send(t.dr.rule(did, Outcome.REPLACEMENT, AMOUNT, RATIONALE))
+    assert t.get(did) == before
+    # a default ruling
+    t.appoint(t.x.arbs[0])
+    did, _ = t.open("order-2")
+    t.chain.increase_time(RESPONSE + 1)
+    first = t.arbitrator_of(did)
+    before = t.get(did)
+    with reverts("DisputeRegistryInvalidRemedy", Outcome.REFUND, 0):
+        first.send(t.dr.rule(did, Outcome.REFUND, 0, RATIONALE))
+    assert t.get(did) == before
+    receipt = t.rule(did, Outcome.REFUND)
+    assert t.events(receipt) == [ruled_event(did, first.address, 0, Outcome.REFUND, by_default=True)]
+    # an appeal ruling
+    t.do(t.a.merchant, t.dr.appeal(did, ZERO32, ""))
+    before = t.get(did)
+    assert before.phase == Phase.APPEALED and before.arbitrator not in (ZERO_ADDRESS, first.address)
+    second = t.who(before.arbitrator)
+    for outcome, amount in ((Outcome.REJECTED, AMOUNT), (Outcome.PARTIAL_REFUND, 0)):
+        with reverts("DisputeRegistryInvalidRemedy", outcome, amount):
+            second.send(t.dr.rule(did, outcome, amount, RATIONALE))
+    assert t.get(did) == before
+    receipt = t.rule(did, Outcome.PARTIAL_REFUND, 1)
+    assert t.events(receipt)[0] == ruled_event(did, second.address, 1, Outcome.PARTIAL_REFUND, 1)
+    assert (t.get(did).phase, t.get(did).remedyAmount) == (Phase.REMEDY_DUE, 1)
 
 
 def test_removed_arbitrator_can_no_longer_rule_and_the_dispute_escalates(t: T) -> None:
@@ -1196,10 +1367,89 @@ def test_appoint_panel_relayed_by_the_governor(t: T) -> None:
     assert events[1] == executed(t.a.governor.address)
 
 
+def _refuse_panels(t: T, did: bytes, panels: Iterable[str]) -> None:
+    """Each of ``panels`` is refused as ineligible, directly and relayed, and nothing changes."""
+    before = t.get(did)
+    for panel in panels:
+        call = t.dr.appointPanel(did, panel)
+        with reverts("DisputeRegistryIneligiblePanel", panel):
+            t.a.governor.send(call)
+        with reverts("DisputeRegistryIneligiblePanel", panel):
+            t.world.relay(t.a.governor, call)
+    assert t.get(did) == before
+
+
 def test_appoint_a_zero_panel_is_refused(t: T) -> None:
     did = _escalated(t, Phase.AWAITING_RESPONSE)
-    with reverts("DisputeRegistryUnauthorized", ZERO_ADDRESS):
-        t.a.governor.send(t.dr.appointPanel(did, ZERO_ADDRESS))
+    _refuse_panels(t, did, [ZERO_ADDRESS])
+
+
+@pytest.mark.parametrize("resume", [Phase.AWAITING_RESPONSE, Phase.AWAITING_RULING, Phase.APPEALED,
+                                    Phase.REMEDY_CONTESTED], ids=lambda p: p.name.lower())
+def test_a_party_cannot_be_the_panel(t: T, resume: Phase) -> None:
+    """Claimant (buyer) and respondent (merchant, also the merchant concerned) of a purchase dispute."""
+    did = _escalated(t, resume)
+    d = t.get(did)
+    assert (d.claimant, d.respondent, d.merchant) == (t.x.buyer.address, t.a.merchant.address,
+                                                      t.a.merchant.address)
+    _refuse_panels(t, did, [d.claimant, d.respondent])
+
+
+@pytest.mark.parametrize("by", ["merchant", "operator"])
+def test_a_party_to_a_review_challenge_cannot_be_the_panel(t: T, by: str) -> None:
+    """A merchant's challenge: claimant and merchant are the merchant, the operator responds. The operator's
+    referral: the operator is the claimant, the named merchant is a party though it is neither claimant nor
+    respondent (and the respondent is zero)."""
+    t.anchor()
+    did, _ = t.challenge(by=t.a.by_name[by])
+    if by == "merchant":
+        t.do(t.a.operator, t.dr.respond(did, ZERO32, ""))
+    t.do(t.a.arbitrator, t.dr.recuse(did))
+    d = t.get(did)
+    assert (d.phase, d.resume) == (Phase.ESCALATED, Phase.AWAITING_RULING)
+    if by == "merchant":
+        assert (d.claimant, d.respondent, d.merchant) == (t.a.merchant.address, t.a.operator.address,
+                                                          t.a.merchant.address)
+    else:
+        assert (d.claimant, d.respondent, d.merchant) == (t.a.operator.address, ZERO_ADDRESS,
+                                                          t.a.merchant.address)
+    _refuse_panels(t, did, [t.a.merchant.address, t.a.operator.address, ZERO_ADDRESS])
+    receipt = t.do(t.a.governor, t.dr.appointPanel(did, t.x.panel.address))  # anyone else may
+    assert t.events(receipt) == [assigned(did, t.x.panel.address, d.cursor, t.time(receipt) + RULING,
+                                          panel=True)]
+
+
+def test_the_first_instance_cannot_be_the_appeal_panel(t: T) -> None:
+    did = _escalated(t, Phase.APPEALED)
+    d = t.get(did)
+    assert d.firstArbitrator == t.a.arbitrator.address
+    _refuse_panels(t, did, [d.firstArbitrator])
+    t.do(t.a.governor, t.dr.appointPanel(did, t.x.panel.address))
+    assert t.get(did).arbitrator == t.x.panel.address
+
+
+def test_a_panel_that_ruled_cannot_be_the_panel_of_its_appeal(t: T) -> None:
+    did = _escalated(t, Phase.AWAITING_RULING)
+    t.do(t.a.governor, t.dr.appointPanel(did, t.x.panel.address))
+    t.do(t.x.panel, t.dr.rule(did, Outcome.REFUND, AMOUNT, RATIONALE))
+    t.do(t.x.buyer, t.dr.appeal(did, ZERO32, ""))
+    assert t.get(did).firstArbitrator == t.x.panel.address
+    _refuse_panels(t, did, [t.x.panel.address, t.x.buyer.address, t.a.merchant.address])
+    receipt = t.do(t.a.governor, t.dr.appointPanel(did, t.a.arbitrator.address))  # not the first instance
+    assert t.events(receipt)[0][1]["arbitrator"] == t.a.arbitrator.address
+    assert t.get(did).phase == Phase.APPEALED
+
+
+def test_an_arbitrator_who_recused_before_any_ruling_may_be_the_panel(t: T) -> None:
+    """Only the first-instance arbitrator of an appeal is excluded: before a ruling there is none."""
+    did = _escalated(t, Phase.AWAITING_RULING)
+    before = t.get(did)
+    assert before.firstArbitrator == ZERO_ADDRESS
+    receipt = t.do(t.a.governor, t.dr.appointPanel(did, t.a.arbitrator.address))
+    deadline = t.time(receipt) + RULING
+    assert t.events(receipt) == [assigned(did, t.a.arbitrator.address, before.cursor, deadline, panel=True)]
+    assert t.get(did) == before._replace(phase=Phase.AWAITING_RULING, arbitrator=t.a.arbitrator.address,
+                                         panel=True, rulingDeadline=deadline)
 
 
 def test_appoint_panel_outside_escalated_is_refused(t: T) -> None:
@@ -1225,18 +1475,130 @@ def test_panel_that_misses_its_deadline_escalates_again(t: T) -> None:
                                          arbitrator=ZERO_ADDRESS, panel=False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: respond() requires phase AwaitingResponse, so while a dispute is Escalated from AwaitingResponse "
-    "the respondent cannot answer although its response deadline has not passed; the deadline keeps running "
-    "and a panel appointed after it rules by default (DisputeRegistry.sol respond(), line 99)"))
-def test_respondent_can_answer_while_escalated_before_its_deadline(t: T) -> None:
+def _escalated_unanswered(t: T, kind: str) -> bytes:
+    """A purchase dispute, or a merchant's review challenge, escalated (its only arbitrator recused) before
+    its respondent (the merchant, or the log operator) answered."""
+    if kind == "purchase":
+        return _escalated(t, Phase.AWAITING_RESPONSE)
+    t.anchor()
+    did, _ = t.challenge()
+    t.do(t.a.arbitrator, t.dr.recuse(did))
+    d = t.get(did)
+    assert (d.phase, d.resume, d.arbitrator, d.respondent) == (Phase.ESCALATED, Phase.AWAITING_RESPONSE,
+                                                               ZERO_ADDRESS, t.a.operator.address)
+    return did
+
+
+@pytest.mark.parametrize("evidence", [EVIDENCE, ZERO32], ids=["with-evidence", "without-evidence"])
+@pytest.mark.parametrize("kind", ["purchase", "review"])
+def test_respondent_can_answer_while_escalated_before_its_deadline(t: T, kind: str, evidence: bytes) -> None:
+    """Escalated out of AwaitingResponse, the dispute still takes its respondent's answer up to the response
+    deadline second (DeadlinePassed one second later): DisputeResponded (+ Evidence), the dispute stays
+    Escalated and only its resume phase becomes AwaitingRuling (the ruling deadline is kept); a panel
+    appointed afterwards, even after the response deadline, resumes AwaitingRuling and does not rule by
+    default."""
+    did = _escalated_unanswered(t, kind)
+    before = t.get(did)
+    assert t.now() < before.responseDeadline
+    respondent = t.who(before.respondent)
+    receipt = accepted_until(t, before.responseDeadline, respondent, t.dr.respond(did, evidence, URI), did)
+    expected = [("DisputeResponded", {"id": did, "respondent": respondent.address, "evidenceHash": evidence})]
+    if evidence != ZERO32:
+        expected.append(("Evidence", {"id": did, "party": respondent.address, "evidenceHash": evidence,
+                                      "uri": URI}))
+    assert t.events(receipt) == expected
+    answered = t.get(did)
+    assert answered == before._replace(resume=Phase.AWAITING_RULING)
+    with reverts("DisputeRegistryWrongPhase", did, Phase.ESCALATED):  # answered once only
+        respondent.send(t.dr.respond(did, ZERO32, ""))
+    t.chain.increase_time(RESPONSE + 1)  # the panel comes after the response deadline
+    panel = t.x.panel
+    receipt = t.do(t.a.governor, t.dr.appointPanel(did, panel.address))
+    deadline = t.time(receipt) + RULING
+    assert t.events(receipt) == [assigned(did, panel.address, before.cursor, deadline, panel=True)]
+    resumed = answered._replace(phase=Phase.AWAITING_RULING, arbitrator=panel.address, panel=True,
+                                rulingDeadline=deadline)
+    assert t.get(did) == resumed
+    outcome = Outcome.REFUND if kind == "purchase" else Outcome.REVIEW_REMOVED
+    receipt = t.do(panel, t.dr.rule(did, outcome, amount_for(outcome), RATIONALE))
+    at = t.time(receipt)
+    assert t.events(receipt) == [ruled_event(did, panel.address, 0, outcome, amount_for(outcome),
+                                             by_default=False)]
+    assert t.get(did) == resumed._replace(phase=Phase.RULED, outcome=outcome, remedyAmount=amount_for(outcome),
+                                          byDefault=False, firstArbitrator=panel.address,
+                                          appealDeadline=at + APPEAL)
+
+
+def test_relayed_answer_while_escalated_is_the_respondents(t: T) -> None:
     did = _escalated(t, Phase.AWAITING_RESPONSE)
-    assert t.now() < t.get(did).responseDeadline
-    t.do(t.a.merchant, t.dr.respond(did, ZERO32, ""))  # reverts WrongPhase(id, Escalated)
-    t.chain.increase_time(RESPONSE + 1)
-    t.do(t.a.governor, t.dr.appointPanel(did, t.x.panel.address))
+    before = t.get(did)
+    call = t.dr.respond(did, EVIDENCE, URI)
+    with reverts("DisputeRegistryUnauthorized", t.a.stranger.address):
+        t.world.relay(t.a.stranger, call)
+    receipt = t.world.relay(t.a.merchant, call)
+    merchant = t.a.merchant.address
+    assert t.events(receipt, forwarder=True) == [
+        ("DisputeResponded", {"id": did, "respondent": merchant, "evidenceHash": EVIDENCE}),
+        ("Evidence", {"id": did, "party": merchant, "evidenceHash": EVIDENCE, "uri": URI}),
+        executed(merchant),
+    ]
+    assert t.get(did) == before._replace(resume=Phase.AWAITING_RULING)
+
+
+@pytest.mark.parametrize("who", ["buyer", "arbitrator", "governor", "stranger", "relayer", "merchant2",
+                                 "operator", "panel"])
+def test_answer_while_escalated_by_anyone_else_is_refused(t: T, who: str) -> None:
+    did = _escalated(t, Phase.AWAITING_RESPONSE)
+    before = t.get(did)
+    actor = {"buyer": t.x.buyer, "panel": t.x.panel}.get(who) or t.a.by_name[who]
+    with reverts("DisputeRegistryUnauthorized", actor.address):
+        actor.send(t.dr.respond(did, EVIDENCE, URI))
+    with reverts("DisputeRegistryUnauthorized", ZERO_ADDRESS):
+        call_from_zero(t, t.dr.respond(did, EVIDENCE, URI))
+    assert t.get(did) == before
+
+
+def test_no_answer_while_escalated_after_the_deadline_and_the_panel_rules_by_default(t: T) -> None:
+    did = _escalated(t, Phase.AWAITING_RESPONSE)
+    before = t.get(did)
+    t.chain.increase_time(before.responseDeadline - t.now() + 1)
+    with reverts("DisputeRegistryDeadlinePassed", did, before.responseDeadline):
+        t.a.merchant.send(t.dr.respond(did, ZERO32, ""))
+    assert t.get(did) == before
+    receipt = t.do(t.a.governor, t.dr.appointPanel(did, t.x.panel.address))
+    deadline = t.time(receipt) + RULING
+    assert t.get(did) == before._replace(phase=Phase.AWAITING_RESPONSE, arbitrator=t.x.panel.address,
+                                         panel=True, rulingDeadline=deadline)
+    with reverts("DisputeRegistryDeadlinePassed", did, before.responseDeadline):
+        t.a.merchant.send(t.dr.respond(did, ZERO32, ""))
     receipt = t.do(t.x.panel, t.dr.rule(did, Outcome.REFUND, AMOUNT, RATIONALE))
-    assert t.events(receipt)[0][1]["byDefault"] is False
+    assert t.events(receipt) == [ruled_event(did, t.x.panel.address, 0, Outcome.REFUND, by_default=True)]
+
+
+@pytest.mark.parametrize("resume", [Phase.AWAITING_RULING, Phase.APPEALED, Phase.REMEDY_CONTESTED],
+                         ids=lambda p: p.name.lower())
+def test_no_answer_while_escalated_out_of_another_phase(t: T, resume: Phase) -> None:
+    """Only a dispute escalated out of AwaitingResponse takes an answer, even before the response deadline."""
+    did = _escalated(t, resume)
+    before = t.get(did)
+    with reverts("DisputeRegistryWrongPhase", did, Phase.ESCALATED):
+        t.a.merchant.send(t.dr.respond(did, EVIDENCE, URI))
+    assert t.get(did) == before
+
+
+def test_a_dispute_opened_escalated_takes_the_answer(t: T) -> None:
+    """A dispute that opens Escalated (its only candidate is a party) also takes the answer."""
+    t.do(t.a.governor, t.g.removeArbitrator(t.a.arbitrator.address))
+    t.appoint(t.a.merchant)
+    did, _ = t.open()
+    before = t.get(did)
+    assert (before.phase, before.resume) == (Phase.ESCALATED, Phase.AWAITING_RESPONSE)
+    receipt = t.do(t.a.merchant, t.dr.respond(did, ZERO32, ""))
+    assert t.events(receipt) == [("DisputeResponded", {"id": did, "respondent": t.a.merchant.address,
+                                                       "evidenceHash": ZERO32})]
+    assert t.get(did) == before._replace(resume=Phase.AWAITING_RULING)
+    t.do(t.a.governor, t.dr.appointPanel(did, t.x.panel.address))
+    assert t.get(did).phase == Phase.AWAITING_RULING
 
 
 # ================================================================ appeal
@@ -1607,7 +1969,18 @@ def test_relayed_rule_is_the_signers(t: T) -> None:
 # ================================================================ takedowns
 
 
+def test_hide_lapse_outlasts_response_ruling_and_appeal() -> None:
+    assert DisputePeriods().as_tuple() == (RESPONSE, RULING, APPEAL, CONFIRM, HIDE)
+    assert HIDE > RESPONSE + RULING + APPEAL
+
+
+def test_deployed_periods_and_governance(t: T) -> None:
+    assert tuple(t.dr.periods().call()) == (RESPONSE, RULING, APPEAL, CONFIRM, HIDE)
+    assert t.dr.governance().call() == t.world.d.governance.address
+
+
 def test_operator_hides_a_review_at_once(t: T) -> None:
+    t.anchor()
     receipt = t.do(t.a.operator, t.dr.emergencyHide(LEAF, REASON))
     at = t.time(receipt)
     assert t.events(receipt) == [("ReviewEmergencyHidden", {
@@ -1618,10 +1991,45 @@ def test_operator_hides_a_review_at_once(t: T) -> None:
 
 
 def test_relayed_hide_is_the_operators(t: T) -> None:
+    t.anchor()
     receipt = t.world.relay(t.a.operator, t.dr.emergencyHide(LEAF, REASON))
-    events = t.events(receipt, forwarder=True)
-    assert events[0][1]["operator"] == t.a.operator.address
-    assert events[1] == executed(t.a.operator.address)
+    at = t.time(receipt)
+    assert t.events(receipt, forwarder=True) == [
+        ("ReviewEmergencyHidden", {"leafIndex": LEAF, "operator": t.a.operator.address, "reasonCode": REASON,
+                                   "lapseAt": at + HIDE}),
+        executed(t.a.operator.address),
+    ]
+    assert t.takedown() == (Hide.EMERGENCY_HIDDEN, at, at + HIDE, REASON, ZERO32)
+
+
+@pytest.mark.parametrize(("anchored", "leaf"),
+                         [(0, 0), (0, LEAF), (LOG_SIZE, LOG_SIZE), (LOG_SIZE, 2**64 - 1)])
+@pytest.mark.parametrize("mode", ["direct", "relayed"])
+def test_hide_of_a_review_outside_the_anchored_log(t: T, anchored: int, leaf: int, mode: str) -> None:
+    if anchored:
+        t.anchor(anchored)
+    call = t.dr.emergencyHide(leaf, REASON)
+    with reverts("DisputeRegistryUnknownReview", leaf, anchored):
+        if mode == "relayed":
+            t.world.relay(t.a.operator, call)
+        else:
+            t.a.operator.send(call)
+    assert t.takedown(leaf) == (Hide.NONE, 0, 0, ZERO32, ZERO32)
+
+
+def test_hide_of_the_last_anchored_review_and_of_a_later_checkpoint(t: T) -> None:
+    log = t.world.d.review_log.functions
+    tree = MerkleTree(leaf_hash(f"review-{i}".encode()) for i in range(LOG_SIZE + 1))
+    t.do(t.a.operator, log.appendCheckpoint(LOG_SIZE, tree.root(LOG_SIZE), []))
+    t.do(t.a.operator, t.dr.emergencyHide(LOG_SIZE - 1, REASON))
+    assert t.hidden(LOG_SIZE - 1) is True
+    with reverts("DisputeRegistryUnknownReview", LOG_SIZE, LOG_SIZE):
+        t.a.operator.send(t.dr.emergencyHide(LOG_SIZE, REASON))
+    # the latest checkpoint counts
+    t.do(t.a.operator, log.appendCheckpoint(LOG_SIZE + 1, tree.root(), tree.consistency_proof(LOG_SIZE,
+                                                                                             LOG_SIZE + 1)))
+    t.do(t.a.operator, t.dr.emergencyHide(LOG_SIZE, REASON))
+    assert t.takedown(LOG_SIZE).state == Hide.EMERGENCY_HIDDEN
 
 
 @pytest.mark.parametrize(("who", "mode"), [
@@ -1629,6 +2037,7 @@ def test_relayed_hide_is_the_operators(t: T) -> None:
     ("relayer", "direct"), ("admin", "direct"), ("stranger", "relayed"), ("relayer", "relayed"),
 ])
 def test_hide_by_anyone_but_the_operator_is_refused(t: T, who: str, mode: str) -> None:
+    """Nothing is anchored: the caller is checked first."""
     actor = t.a.by_name[who]
     call = t.dr.emergencyHide(LEAF, REASON)
     with reverts("DisputeRegistryUnauthorized", actor.address):
@@ -1638,22 +2047,56 @@ def test_hide_by_anyone_but_the_operator_is_refused(t: T, who: str, mode: str) -
             actor.send(call)
 
 
-def test_hide_lapses_and_can_be_hidden_again(t: T) -> None:
+def test_hide_lapses_and_cannot_be_hidden_again(t: T) -> None:
+    """Once per review: neither while hidden, nor at the lapse second, nor after the lapse; only a ruling
+    takes the review down then, and it keeps the record of the hide."""
+    t.anchor()
     receipt = t.do(t.a.operator, t.dr.emergencyHide(LEAF, REASON))
-    lapse = t.time(receipt) + HIDE
+    hidden_at = t.time(receipt)
+    lapse = hidden_at + HIDE
+    record = (Hide.EMERGENCY_HIDDEN, hidden_at, lapse, REASON, ZERO32)
     call = t.dr.emergencyHide(LEAF, keccak(text="reason:again"))
     with reverts("DisputeRegistryAlreadyHidden", LEAF):
         t.a.operator.send(call)
-    snap = t.snapshot()
-    assert mine_at(t.world, lapse, t.a.operator, call)["status"] == 0  # still hidden at the lapse second
-    t.rewind(snap)
-    receipt = mine_at(t.world, lapse + 1, t.a.operator, call)
-    assert receipt["status"] == 1
-    again = keccak(text="reason:again")
-    assert t.takedown() == (Hide.EMERGENCY_HIDDEN, lapse + 1, lapse + 1 + HIDE, again, ZERO32)
-    t.chain.increase_time(HIDE + 1)
+    with reverts("DisputeRegistryAlreadyHidden", LEAF):
+        t.world.relay(t.a.operator, call)
+    for at in (lapse, lapse + 1):
+        snap = t.snapshot()
+        assert mine_at(t.world, at, t.a.operator, call)["status"] == 0
+        t.rewind(snap)
+    t.chain.increase_time(lapse - t.now() + 1)
     assert t.hidden() is False
-    assert t.takedown().state == Hide.EMERGENCY_HIDDEN  # lapsed: the record stays, the view says visible
+    assert t.takedown() == record  # lapsed: the record stays, the view says visible
+    with reverts("DisputeRegistryAlreadyHidden", LEAF):
+        t.a.operator.send(call)
+    assert t.takedown() == record
+    # a final removal still takes it down
+    did, receipt = t.review_final(Outcome.REVIEW_REMOVED, by=t.a.operator)
+    assert ("ReviewTakenDown", {"leafIndex": LEAF, "disputeId": did}) in t.events(receipt)
+    assert t.takedown() == (Hide.TAKEN_DOWN, hidden_at, lapse, REASON, did)
+    assert t.hidden() is True
+
+
+def test_a_timely_ruling_lands_before_the_hide_lapses(t: T) -> None:
+    """Hidden and challenged at once, every step taken at its last second: the removal is final while the
+    review is still hidden."""
+    t.anchor()
+    receipt = t.do(t.a.operator, t.dr.emergencyHide(LEAF, REASON))
+    hidden_at = t.time(receipt)
+    lapse = hidden_at + HIDE
+    did, receipt = t.challenge()
+    d = t.get(did)
+    assert mine_at(t.world, d.responseDeadline, t.a.operator, t.dr.respond(did, ZERO32, ""))["status"] == 1
+    d = t.get(did)
+    call = t.dr.rule(did, Outcome.REVIEW_REMOVED, 0, RATIONALE)
+    assert mine_at(t.world, d.rulingDeadline, t.a.arbitrator, call)["status"] == 1
+    d = t.get(did)
+    assert d.appealDeadline + 1 <= lapse
+    receipt = mine_at(t.world, d.appealDeadline + 1, t.a.stranger, t.dr.finalize(did))
+    assert receipt["status"] == 1
+    assert t.takedown() == (Hide.TAKEN_DOWN, hidden_at, lapse, REASON, did)
+    t.chain.increase_time(HIDE)
+    assert t.hidden() is True
 
 
 def test_final_removal_takes_the_review_down_for_good(t: T) -> None:
@@ -1704,6 +2147,9 @@ def test_final_upholding_restores_an_emergency_hidden_review(t: T) -> None:
                                  ("DisputeClosed", {"id": did})]
     assert t.takedown() == (Hide.RESTORED, t.time(hid), t.time(hid) + HIDE, REASON, did)
     assert t.hidden() is False
+    with reverts("DisputeRegistryAlreadyHidden", LEAF):  # restored: only a ruling can take it down now
+        t.a.operator.send(t.dr.emergencyHide(LEAF, keccak(text="reason:again")))
+    assert t.takedown() == (Hide.RESTORED, t.time(hid), t.time(hid) + HIDE, REASON, did)
 
 
 def test_final_upholding_of_a_review_never_hidden_records_nothing(t: T) -> None:
@@ -1713,6 +2159,9 @@ def test_final_upholding_of_a_review_never_hidden_records_nothing(t: T) -> None:
                                  ("DisputeClosed", {"id": did})]
     assert t.takedown() == (Hide.NONE, 0, 0, ZERO32, ZERO32)
     assert t.hidden() is False
+    receipt = t.do(t.a.operator, t.dr.emergencyHide(LEAF, REASON))  # no record: it may still be hidden once
+    at = t.time(receipt)
+    assert t.takedown() == (Hide.EMERGENCY_HIDDEN, at, at + HIDE, REASON, ZERO32)
 
 
 @pytest.mark.parametrize("hidden_first", [False, True], ids=["never-hidden", "emergency-hidden"])
@@ -1734,3 +2183,6 @@ def test_removal_overturned_on_appeal_leaves_the_review_visible(t: T, hidden_fir
     assert t.events(receipt) == [*expected, ("DisputeClosed", {"id": did})]
     assert t.hidden() is False
     assert t.takedown().state == (Hide.RESTORED if hidden_first else Hide.NONE)
+    if hidden_first:
+        with reverts("DisputeRegistryAlreadyHidden", LEAF):
+            t.a.operator.send(t.dr.emergencyHide(LEAF, REASON))

@@ -60,6 +60,8 @@ def test_forged_attestation_and_copied_attestation(world: World) -> None:
 
 def test_review_challenge_takes_review_down(world: World) -> None:
     a, dr = world.actors, world.d.disputes.functions
+    with reverts("DisputeRegistryUnknownReview", 3, 0):  # only anchored reviews can be hidden
+        a.operator.send(dr.emergencyHide(3, keccak(text="reason:illegal")))
     a.operator.send(world.d.review_log.functions.appendCheckpoint(10, keccak(text="root"), []))
     a.operator.send(dr.emergencyHide(3, keccak(text="reason:illegal")))
     assert dr.isReviewHidden(3).call() is True
@@ -68,8 +70,10 @@ def test_review_challenge_takes_review_down(world: World) -> None:
     a.operator.send(dr.respond(did, keccak(text="defence"), ""))
     a.arbitrator.send(dr.rule(did, REVIEW_REMOVED, 0, keccak(text="rationale")))
     world.chain.increase_time(3 * 24 * 3600 + 1)
-    assert dr.isReviewHidden(3).call() is False  # the emergency hide lapsed before the ruling became final
+    assert dr.isReviewHidden(3).call() is True  # still hidden: the hide outlasts a ruling given in time
     a.stranger.send(dr.finalize(did))
     assert dr.isReviewHidden(3).call() is True
+    world.chain.increase_time(30 * 24 * 3600)
+    assert dr.isReviewHidden(3).call() is True  # taken down for good
     assert dr.takedown(3).call()[4] == did
     assert dr.dispute(did).call()[1] == CLOSED

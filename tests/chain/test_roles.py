@@ -336,7 +336,9 @@ ROWS: list[Row] = [
     _dispute_row("confirmRemedy", lambda m: (m.disputes["remedy_reported"],), ("buyer",)),
     _dispute_row("contestRemedy", lambda m: (m.disputes["remedy_reported"], ROOT), ("buyer",)),
     _dispute_row("ruleOnRemedy", lambda m: (m.disputes["remedy_contested"], True, ROOT), ("arbitrator",)),
-    _dispute_row("emergencyHide", lambda m: (3, REASON), ("operator",)),
+    _dispute_row("emergencyHide", lambda m: (3, REASON), ("operator",),
+                 prepare=lambda m: m.a.operator.send(  # the hidden review must be anchored
+                     m.d.review_log.functions.appendCheckpoint(10, ROOT, []))),
 ]
 
 
