@@ -596,7 +596,9 @@ class DisputeMachine(RuleBasedStateMachine):
                                   bytes.fromhex(call._encode_transaction_data()[2:]), True, self._t_exec())
             assert error is None, error
             self.anchored = ANCHORED_SIZE
-        m = self.actors[who if merchant == "self" else merchant].address
+        if merchant == "self":  # the challenger names itself when it is a merchant
+            merchant = who if who in ("merchant", "merchant2") else "merchant"
+        m = self.actors[merchant].address
         return self._challenge(self.actors[who], m, leaf, route)
 
     def _challenge(self, actor: Transactor, m: str, leaf: int, route: str) -> Any:
@@ -955,7 +957,9 @@ class DisputeMachine(RuleBasedStateMachine):
     def recuse(self, did: bytes, who: str, route: str, steer: bool) -> None:
         self._act("recuse", did, who, route, steer)
 
-    @precondition(lambda self: self._has(*BEFORE_RULING))
+    # some ruling deadline is over, or about to be
+    @precondition(lambda self: any(d.phase in BEFORE_RULING and d.ruling_deadline <= self._t_soon() + 1
+                                   for d in self.model.values()))
     @rule(did=disputes, who=WHO, route=ROUTES, steer=STEER)
     def escalate(self, did: bytes, who: str, route: str, steer: bool) -> None:
         self._act("escalate", did, who, route, steer)
@@ -1005,7 +1009,7 @@ class DisputeMachine(RuleBasedStateMachine):
             P.AWAITING_RULING: [("rule", (outcome, amount)), ("escalate", ())],
             P.RULED: [("appeal", ()), ("finalize", ())],
             P.APPEALED: [("rule", (outcome, amount)), ("escalate", ())],
-            P.ESCALATED: [("appointPanel", (panel,)), ("respond", ())],
+            P.ESCALATED: [("respond", ()), ("appointPanel", (panel,))],
             P.REMEDY_DUE: [("reportRemedy", ())],
             P.REMEDY_REPORTED: [("confirmRemedy", ()), ("contestRemedy", ()), ("closeRemedy", ())],
             P.REMEDY_CONTESTED: [("ruleOnRemedy", (choice % 2 == 0,)), ("escalate", ())],
@@ -1013,15 +1017,29 @@ class DisputeMachine(RuleBasedStateMachine):
         moves = list(table.get(d.phase, []))
         if d.phase in BEFORE_RULING and choice % 3 == 0:
             moves.append(("recuse", ()))  # now and then: it is how a dispute runs out of arbitrators
+        if d.phase == P.AWAITING_RESPONSE and choice % 3 == 1 and d.response_deadline > self._t_soon() + DAY:
+            # sooner than that while the respondent may still answer (it may answer while escalated)
+            moves = [("recuse", ())]
         return moves
 
     @rule(did=disputes, route=ROUTES, choice=st.integers(0, 2**16))
     def progress(self, did: bytes, route: str, choice: int) -> None:
+        reported = [d.remedy_deadline for d in self.model.values()
+                    if d.phase == P.REMEDY_REPORTED and d.remedy_deadline >= self._t_soon()]
+        if reported and choice % 4 == 0:
+            # now and then the claimant lets the confirmation window pass (for closeRemedy)
+            self.w.chain.increase_time(max(1, min(reported) + 1 - self._t_exec()))
+            STATS["progress wait"] += 1
+            self.steps += 1
+            self.last_step = None
+            self._observe()
+            return
         options = [(d, action, args) for d in self.model.values() for action, args in self._moves(d, choice)
                    if self._would_accept(action, d, *args)]
         mine = [o for o in options if o[0].id == did]
         if mine or options:
-            d, action, args = (mine or options)[choice % len(mine or options)]
+            pool = mine or options
+            d, action, args = pool[(choice >> 4) % len(pool)]  # not the bits that chose outcome and panel
             STATS["progress step"] += 1
             self._act_on(action, d, "owner", route, *args)
             return
