@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -150,3 +152,65 @@ def reverts(name: str, *args: Any) -> Iterator[list[ContractError]]:
 
 
 Send = Callable[..., Any]
+
+
+# ------------------------------------------------------------------------------------------- storage
+
+PG_URL = os.environ.get("TRUSTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> str | None:
+    """None when the test PostgreSQL answers, else why not."""
+    import sqlalchemy
+
+    from ledger.storage import Database
+
+    db = Database(PG_URL)
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        db.dispose()
+    return None
+
+
+@pytest.fixture(scope="session")
+def _pg_status() -> str | None:
+    return _pg_reachable()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Any, _pg_status: str | None) -> Iterator[Any]:
+    """A migrated, empty database: a SQLite file, or a fresh schema in the test PostgreSQL.
+
+    PostgreSQL tests skip when no server answers, unless TRUSTLEDGER_REQUIRE_PG=1 (CI), where they fail.
+    """
+    import sqlalchemy
+
+    from ledger.storage import Database
+
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path}/trustledger.db")
+        db.migrate()
+        yield db
+        db.dispose()
+        return
+    if _pg_status is not None:
+        if os.environ.get("TRUSTLEDGER_REQUIRE_PG") == "1":
+            pytest.fail(f"PostgreSQL at {PG_URL} is required (TRUSTLEDGER_REQUIRE_PG=1): {_pg_status}")
+        pytest.skip(f"no PostgreSQL at {PG_URL}: {_pg_status}")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = Database(PG_URL)
+    with admin.engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    db = Database(PG_URL, schema=schema)
+    try:
+        db.migrate()
+        yield db
+    finally:
+        db.dispose()
+        with admin.engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
