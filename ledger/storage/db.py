@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..errors import LedgerError
 
-__all__ = ["Database", "DatabaseUnavailable", "now_ms", "normalize_url"]
+__all__ = ["Database", "DatabaseUnavailable", "normalize_url", "now_ms"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

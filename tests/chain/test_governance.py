@@ -24,7 +24,6 @@ from web3.types import TxParams, TxReceipt
 from ledger.artifacts import load
 from ledger.chain import Transactor
 from ledger.eip712 import Certificate, certificate_id
-from ledger.errors import ContractError
 
 from ..conftest import ACT_DELAY, OTHER_STANDARD, STANDARD, World, reverts
 

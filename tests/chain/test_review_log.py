@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3.logs import DISCARD
 
-from ledger.merkle import MerkleTree, leaf_hash, verify_consistency
 from ledger.errors import VerificationError
+from ledger.merkle import MerkleTree, leaf_hash, verify_consistency
 
 from ..conftest import World, reverts
 
