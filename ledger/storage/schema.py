@@ -150,6 +150,7 @@ log_checkpoints = Table(
     Column("anchored_ms", BigInteger, nullable=True),
     Column("tx_hash", LargeBinary(32), nullable=True),
     Column("block_number", BigInteger, nullable=True),
+    Column("error", Text, nullable=True, comment="why anchoring failed, for people"),
     UniqueConstraint("root", "tree_size"),
 )
 """Checkpoints the checkpointer asked the chain to anchor, and what became of them."""

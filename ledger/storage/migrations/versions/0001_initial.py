@@ -23,6 +23,7 @@ def upgrade() -> None:
     sa.Column('anchored_ms', sa.BigInteger(), nullable=True),
     sa.Column('tx_hash', sa.LargeBinary(length=32), nullable=True),
     sa.Column('block_number', sa.BigInteger(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True, comment='why anchoring failed, for people'),
     sa.PrimaryKeyConstraint('tree_size', name=op.f('pk_log_checkpoints')),
     sa.UniqueConstraint('outbox_key', name=op.f('uq_log_checkpoints_outbox_key')),
     sa.UniqueConstraint('root', 'tree_size', name=op.f('uq_log_checkpoints_root_tree_size'))
