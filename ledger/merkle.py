@@ -109,6 +109,12 @@ def _require_hashes(values: Iterable[bytes], what: str) -> list[bytes]:
     return [_require_hash(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
 
+def _require_bytes_like(value: object, what: str) -> bytes | bytearray | memoryview:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise InvalidInput(f"{what} must be bytes, found {type(value).__name__}")
+    return value
+
+
 def _require_count(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{what} must be an int, found {type(value).__name__}")
@@ -385,6 +391,76 @@ class MerkleTree:
     def size(self) -> int:
         """The number of leaves."""
         return self._size
+
+    @classmethod
+    def from_levels(cls, levels: Sequence[bytes | bytearray | memoryview]) -> MerkleTree:
+        """Rebuild a tree from its stored complete subtrees, without hashing anything.
+
+        ``levels[k]`` is the concatenation of the hashes of the complete aligned subtrees of ``2**k`` leaves,
+        in order (``levels[0]`` the leaf hashes): exactly what :meth:`nodes_since` hands out as the tree
+        grows, so a store that kept them can reload a tree of any size in O(n) copying and no hashing.
+        Requires ``len(levels[k]) == HASH_SIZE * (size >> k)`` for every ``k`` up to the top level of
+        ``size = len(levels[0]) // HASH_SIZE`` (an empty list or ``[b""]`` for the empty tree), and no
+        further levels; raises InvalidInput otherwise. The hashes themselves are taken on trust: compare
+        :meth:`root` with a root you trust to detect a corrupted store.
+        """
+        if isinstance(levels, (bytes, bytearray, memoryview, str)):
+            raise InvalidInput(
+                f"levels must be a sequence of concatenated hashes per level, found a single "
+                f"{type(levels).__name__}"
+            )
+        raw = [bytearray(_require_bytes_like(level, f"levels[{k}]")) for k, level in enumerate(levels)]
+        if not raw:
+            raw = [bytearray()]
+        if len(raw[0]) % HASH_SIZE:
+            raise InvalidInput(
+                f"levels[0] must be a whole number of {HASH_SIZE}-byte hashes, found {len(raw[0])} bytes"
+            )
+        size = len(raw[0]) // HASH_SIZE
+        height = max(1, size.bit_length())
+        if len(raw) != height:
+            raise InvalidInput(f"a tree of size {size} has {height} levels, found {len(raw)}")
+        for k in range(1, height):
+            want = HASH_SIZE * (size >> k)
+            if len(raw[k]) != want:
+                raise InvalidInput(
+                    f"levels[{k}] of a tree of size {size} must have {size >> k} hashes "
+                    f"({want} bytes), found {len(raw[k])} bytes"
+                )
+        tree = cls()
+        tree._levels = raw
+        tree._size = size
+        return tree
+
+    def nodes_since(self, old_size: int) -> list[tuple[int, int, bytes]]:
+        """Return ``(level, index, hash)`` of every complete subtree above the leaves completed after
+        ``old_size``: the nodes a store must add when the tree grew from ``old_size`` to :attr:`size`.
+
+        Level ``k >= 1`` and index ``i`` cover leaves ``[i * 2**k, (i + 1) * 2**k)``; the list is ordered by
+        level, then index. Leaves themselves (level 0) are not listed. Requires
+        ``0 <= old_size <= size``; raises InvalidInput otherwise.
+        """
+        old_size = self._size_arg(old_size, "old_size")
+        out: list[tuple[int, int, bytes]] = []
+        for level in range(1, len(self._levels)):
+            stored = self._levels[level]
+            for index in range(old_size >> level, self._size >> level):
+                offset = index * HASH_SIZE
+                out.append((level, index, bytes(stored[offset : offset + HASH_SIZE])))
+        return out
+
+    def truncate(self, size: int) -> None:
+        """Forget every leaf from ``size`` on, as if they had never been appended.
+
+        For a caller that appended optimistically and must undo (a store refused the write). Requires
+        ``0 <= size <= self.size``; raises InvalidInput otherwise. O(log n): every level keeps its prefix.
+        """
+        size = self._size_arg(size, "size")
+        height = max(1, size.bit_length())
+        del self._levels[height:]
+        for level in range(height):
+            del self._levels[level][HASH_SIZE * (size >> level) :]
+        self._size = size
 
     def append(self, leaf_hash: bytes) -> int:
         """Append one leaf hash and return its index. Requires ``len(leaf_hash) == HASH_SIZE``."""

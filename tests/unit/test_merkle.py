@@ -677,3 +677,132 @@ def test_merkle_tree_preconditions() -> None:
         tree.consistency_proof(-2)
     with pytest.raises(InvalidInput, match="index must be < size 0, found 0"):
         MerkleTree().inclusion_proof(0)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Stored subtrees: nodes_since, from_levels, truncate (what a durable log keeps and reloads)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _levels_from_nodes(leaf_hashes: tuple[bytes, ...], nodes: list[tuple[int, int, bytes]]) -> list[bytes]:
+    """Reassemble per-level concatenations from (level, index, hash) rows, as a store would."""
+    size = len(leaf_hashes)
+    height = max(1, size.bit_length())
+    by_level: list[dict[int, bytes]] = [{} for _ in range(height)]
+    for level, index, digest in nodes:
+        assert index not in by_level[level], (level, index)  # every node is handed out once
+        by_level[level][index] = digest
+    levels = [b"".join(leaf_hashes)]
+    for level in range(1, height):
+        assert sorted(by_level[level]) == list(range(size >> level))
+        levels.append(b"".join(by_level[level][i] for i in range(size >> level)))
+    return levels
+
+
+@PROPERTY
+@given(st.lists(st.integers(0, 200), min_size=1, max_size=8))
+def test_nodes_since_hands_out_every_complete_subtree_once(chunks: list[int]) -> None:
+    all_leaves = leaves(sum(chunks))
+    tree = MerkleTree()
+    stored: list[tuple[int, int, bytes]] = []
+    for chunk in chunks:
+        old = tree.size
+        tree.extend(all_leaves[old : old + chunk])
+        new_nodes = tree.nodes_since(old)
+        assert new_nodes == sorted(new_nodes)  # level, then index
+        for level, index, digest in new_nodes:
+            assert (index + 1) << level > old  # completed after old_size ...
+            assert (index + 1) << level <= tree.size  # ... and complete now
+            assert digest == root_from_leaf_hashes(all_leaves[index << level : (index + 1) << level])
+        stored += new_nodes
+    reloaded = MerkleTree.from_levels(_levels_from_nodes(all_leaves[: tree.size], stored))
+    assert reloaded.size == tree.size
+    for size in range(tree.size + 1):
+        assert reloaded.root(size) == tree.root(size)
+    if tree.size:
+        assert reloaded.inclusion_proof(tree.size - 1) == tree.inclusion_proof(tree.size - 1)
+        assert reloaded.consistency_proof(1) == tree.consistency_proof(1)
+    # The reloaded tree keeps growing exactly like the original.
+    extra = leaf_hash(b"one more")
+    tree.append(extra)
+    reloaded.append(extra)
+    assert reloaded.root() == tree.root()
+    assert reloaded.nodes_since(tree.size - 1) == tree.nodes_since(tree.size - 1)
+
+
+def test_nodes_since_small_cases() -> None:
+    tree = MerkleTree(leaves(4))
+    l0, l1, l2, l3 = leaves(4)
+    n01, n23 = node_hash(l0, l1), node_hash(l2, l3)
+    assert tree.nodes_since(0) == [(1, 0, n01), (1, 1, n23), (2, 0, node_hash(n01, n23))]
+    assert tree.nodes_since(1) == [(1, 0, n01), (1, 1, n23), (2, 0, node_hash(n01, n23))]
+    assert tree.nodes_since(2) == [(1, 1, n23), (2, 0, node_hash(n01, n23))]
+    assert tree.nodes_since(3) == [(1, 1, n23), (2, 0, node_hash(n01, n23))]
+    assert tree.nodes_since(4) == []
+    assert MerkleTree().nodes_since(0) == []
+    with pytest.raises(InvalidInput, match="old_size must be <= tree size 4, found 5"):
+        tree.nodes_since(5)
+    with pytest.raises(InvalidInput, match="old_size must be >= 0, found -1"):
+        tree.nodes_since(-1)
+
+
+def test_from_levels_loads_without_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = MerkleTree(leaves(1000))
+    levels = [bytes(level) for level in tree._levels]
+    calls = 0
+    real = merkle._sha256
+
+    def counting(data: bytes) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(data)
+
+    monkeypatch.setattr(merkle, "_sha256", counting)
+    reloaded = MerkleTree.from_levels(levels)
+    assert calls == 0
+    assert reloaded.root() == tree.root()
+    assert calls <= 2 * 10  # a root is a fold of at most log2(n) stored subtrees
+    assert MerkleTree.from_levels([]).root() == EMPTY_ROOT
+    assert MerkleTree.from_levels([b""]).size == 0
+
+
+def test_from_levels_preconditions() -> None:
+    l0 = b"".join(leaves(5))
+    l1 = b"".join(MerkleTree(leaves(5)).nodes_since(0)[i][2] for i in range(2))
+    l2 = MerkleTree(leaves(5)).nodes_since(0)[2][2]
+    assert MerkleTree.from_levels([l0, l1, l2]).root() == MerkleTree(leaves(5)).root()
+    with pytest.raises(InvalidInput, match="single bytes"):
+        MerkleTree.from_levels(l0)
+    with pytest.raises(InvalidInput, match=r"levels\[1\] must be bytes, found int"):
+        MerkleTree.from_levels([l0, 7, l2])  # type: ignore[list-item]
+    with pytest.raises(InvalidInput, match="whole number of 32-byte hashes, found 161 bytes"):
+        MerkleTree.from_levels([l0 + b"x", l1, l2])
+    with pytest.raises(InvalidInput, match="a tree of size 5 has 3 levels, found 2"):
+        MerkleTree.from_levels([l0, l1])
+    with pytest.raises(InvalidInput, match="a tree of size 5 has 3 levels, found 4"):
+        MerkleTree.from_levels([l0, l1, l2, b""])
+    with pytest.raises(InvalidInput, match=r"levels\[1\] of a tree of size 5 must have 2 hashes \(64 bytes\), "
+                       r"found 32 bytes"):
+        MerkleTree.from_levels([l0, l1[:32], l2])
+
+
+@PROPERTY
+@given(st.integers(0, 300), st.data())
+def test_truncate_is_the_tree_of_the_prefix(size: int, data: st.DataObject) -> None:
+    tree = MerkleTree(leaves(size))
+    keep = data.draw(st.integers(0, size))
+    tree.truncate(keep)
+    fresh = MerkleTree(leaves(keep))
+    assert tree.size == keep
+    assert tree._levels == fresh._levels
+    tree.extend(leaves(size)[keep:])
+    assert tree._levels == MerkleTree(leaves(size))._levels
+
+
+def test_truncate_preconditions() -> None:
+    tree = MerkleTree(leaves(3))
+    with pytest.raises(InvalidInput, match="size must be <= tree size 3, found 4"):
+        tree.truncate(4)
+    with pytest.raises(InvalidInput, match="size must be >= 0, found -1"):
+        tree.truncate(-1)
+    assert tree.size == 3
