@@ -72,6 +72,7 @@ outbox = Table(
     Column("updated_ms", BigInteger, nullable=False),
     Column("applied_count", Integer, nullable=False, default=0,
            comment="times this write's transaction was seen mined with status 1 on the canonical chain"),
+    Column("receipt_status", SmallInteger, nullable=True, comment="status of the mined receipt: 1 success, 0 reverted"),
 )
 Index("ix_outbox_sender_status", outbox.c.sender, outbox.c.status)
 
@@ -85,6 +86,7 @@ outbox_attempts = Table(
     Column("max_fee", Text, nullable=False),
     Column("priority_fee", Text, nullable=False),
     Column("signed_ms", BigInteger, nullable=False),
+    Column("sent_ms", BigInteger, nullable=True, comment="last time it was handed to the node; NULL: never"),
 )
 """Every transaction signed for an outbox row, written before it is sent: any of them may be the one mined."""
 
@@ -106,6 +108,7 @@ log_leaves = Table(
     Column("takedown", SmallInteger, nullable=False, default=0,
            comment="0 visible, 1 hidden by the operator pending a ruling, 2 removed by a ruling"),
     Column("takedown_ref", LargeBinary(32), nullable=True, comment="the dispute id or act behind a takedown"),
+    Column("takedown_ms", BigInteger, nullable=True, comment="when the current takedown state was set"),
 )
 
 log_nodes = Table(

@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('accepted_ms', sa.BigInteger(), nullable=False, comment='when the receipt was signed: the MMD clock starts'),
     sa.Column('takedown', sa.SmallInteger(), nullable=False, comment='0 visible, 1 hidden by the operator pending a ruling, 2 removed by a ruling'),
     sa.Column('takedown_ref', sa.LargeBinary(length=32), nullable=True, comment='the dispute id or act behind a takedown'),
+    sa.Column('takedown_ms', sa.BigInteger(), nullable=True, comment='when the current takedown state was set'),
     sa.PrimaryKeyConstraint('leaf_index', name=op.f('pk_log_leaves')),
     sa.UniqueConstraint('purchase', name=op.f('uq_log_leaves_purchase'))
     )
@@ -81,6 +82,7 @@ def upgrade() -> None:
     sa.Column('created_ms', sa.BigInteger(), nullable=False),
     sa.Column('updated_ms', sa.BigInteger(), nullable=False),
     sa.Column('applied_count', sa.Integer(), nullable=False, comment="times this write's transaction was seen mined with status 1 on the canonical chain"),
+    sa.Column('receipt_status', sa.SmallInteger(), nullable=True, comment='status of the mined receipt: 1 success, 0 reverted'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_idempotency_key'))
     )
@@ -103,6 +105,7 @@ def upgrade() -> None:
     sa.Column('max_fee', sa.Text(), nullable=False),
     sa.Column('priority_fee', sa.Text(), nullable=False),
     sa.Column('signed_ms', sa.BigInteger(), nullable=False),
+    sa.Column('sent_ms', sa.BigInteger(), nullable=True, comment='last time it was handed to the node; NULL: never'),
     sa.ForeignKeyConstraint(['outbox_id'], ['outbox.id'], name=op.f('fk_outbox_attempts_outbox_id_outbox')),
     sa.PrimaryKeyConstraint('tx_hash', name=op.f('pk_outbox_attempts'))
     )
