@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.logs import DISCARD
 
@@ -84,8 +85,8 @@ def fresh_key(world: World, wei: int = 10**20) -> LocalAccount:
     return account
 
 
-def recipients(n: int) -> list[str]:
-    return [str(Account.create().address) for _ in range(n)]
+def recipients(n: int) -> list[ChecksumAddress]:
+    return [Account.create().address for _ in range(n)]
 
 
 def second_database(db: Database) -> Database:
@@ -141,10 +142,9 @@ def test_same_key_is_the_same_write_and_a_different_write_is_a_conflict(world: W
     first = sender.submit("pay:1", to, b"", value=1234)
     assert first.status == OutboxStatus.QUEUED
     assert sender.submit("pay:1", to.lower(), b"", value=1234) == first
-    for kwargs in ({"to": other, "data": b"", "value": 1234}, {"to": to, "data": b"\x01", "value": 1234},
-                   {"to": to, "data": b"", "value": 1235}):
+    for other_to, data, value in ((other, b"", 1234), (to, b"\x01", 1234), (to, b"", 1235)):
         with pytest.raises(IdempotencyConflict) as info:
-            sender.submit("pay:1", kwargs["to"], kwargs["data"], value=kwargs["value"])
+            sender.submit("pay:1", other_to, data, value=value)
         assert isinstance(info.value, ValueError)
     done = sender.wait("pay:1")
     assert done.status == OutboxStatus.CONFIRMED and done.applied_count == 1
@@ -264,7 +264,7 @@ def test_threads_and_tasks_share_one_key_without_a_nonce_error(world: World, dat
             for i, to in enumerate(thread_tos[t]):
                 sender.submit(f"thread:{t}:{i}", to, b"", value=1000 + t * 10 + i)
                 sender.wait(f"thread:{t}:{i}", timeout=120)
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted empty below
             errors.append(exc)
 
     async def tasks() -> list[OutboxEntry]:
@@ -272,11 +272,11 @@ def test_threads_and_tasks_share_one_key_without_a_nonce_error(world: World, dat
                                       for i, to in enumerate(task_tos)))
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
-    for t in threads:
-        t.start()
+    for th in threads:
+        th.start()
     task_entries = asyncio.run(tasks())
-    for t in threads:
-        t.join()
+    for th in threads:
+        th.join()
     assert errors == []
     assert all(e.status == OutboxStatus.CONFIRMED for e in task_entries)
     for t in range(n_threads):
@@ -389,9 +389,9 @@ def test_a_nonce_taken_by_another_transaction_is_signed_again(world: World, data
     signed = sender.entry("pay:late")
     assert signed is not None and signed.status == OutboxStatus.SIGNED and signed.nonce == 0
     base = int(w3.eth.get_block("latest")["baseFeePerGas"])
-    intruder = key.sign_transaction({"type": 2, "chainId": w3.eth.chain_id, "nonce": 0, "to": elsewhere,
+    intruder = key.sign_transaction(cast(Any, {"type": 2, "chainId": w3.eth.chain_id, "nonce": 0, "to": elsewhere,
                                      "value": 1, "gas": 21000, "maxFeePerGas": 2 * base + 1,
-                                     "maxPriorityFeePerGas": 1})
+                                     "maxPriorityFeePerGas": 1}))
     w3.eth.send_raw_transaction(intruder.raw_transaction)
     w3.eth.get_transaction_receipt(intruder.hash)
     entry = sender.wait("pay:late")
