@@ -49,7 +49,7 @@ if str(REPO) not in sys.path:
 import coincurve
 import sqlalchemy as sa
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from ledger.eip712 import PurchaseAttestation, sign_purchase_attestation
 from ledger.receipts import ReceiptSigner

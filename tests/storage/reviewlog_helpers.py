@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from ledger.eip712 import PurchaseAttestation, sign_purchase_attestation
 from ledger.receipts import ReceiptSigner

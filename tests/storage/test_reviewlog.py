@@ -116,9 +116,10 @@ def test_one_review_per_purchase_and_exact_retry(service: ReviewLogService, data
     first = service.submit(submission("ORD-1"))
     # The client retries after a timeout: same purchase, text, rating, reviewer (its clock moved on).
     assert service.submit(submission("ORD-1", submitted_at=NOW - 5)) == first
-    for changed in ({"text": "changed my mind"}, {"rating": 1}, {"user_id": "someone-else"}):
+    changes: list[dict[str, Any]] = [{"text": "changed my mind"}, {"rating": 1}, {"user_id": "someone-else"}]
+    for changed in changes:
         with pytest.raises(DuplicateReview) as info:
-            service.submit(submission("ORD-1", **changed))  # type: ignore[arg-type]
+            service.submit(submission("ORD-1", **changed))
         assert info.value.leaf_index == 0 and isinstance(info.value, ValueError)
         assert "one review per purchase" in str(info.value)
     assert service.size == 1 and count(database, log_leaves) == 1
@@ -141,7 +142,7 @@ def test_forged_attestation(service: ReviewLogService) -> None:
 def attestation_signer() -> str:
     from .reviewlog_helpers import ORDER_SIGNER
 
-    return ORDER_SIGNER.lower()
+    return str(ORDER_SIGNER).lower()
 
 
 @pytest.mark.parametrize("domain", [{"chain_id": 1}, {"governance": "0x" + "11" * 20}])
