@@ -109,7 +109,7 @@ class NodeChain(DevChain):
             try:
                 if self.w3.eth.chain_id == 31337:
                     break
-            except Exception:
+            except (OSError, ValueError):  # not listening yet (connection refused), or not answering JSON-RPC
                 pass
             if time.monotonic() > deadline:
                 self.close()
