@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 from eth_abi.packed import encode_packed
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
@@ -531,3 +532,42 @@ def test_replaced_members_are_rejected_or_valid(
             continue
         assert parse_review_leaf(parsed.canonical_bytes()) == parsed
         assert parsed.to_json() == {k: v for k, v in obj.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The fast canonical form is exactly RFC 8785
+# ---------------------------------------------------------------------------------------------------------
+
+any_case_merchants = st.binary(min_size=20, max_size=20).flatmap(
+    lambda b: st.lists(st.booleans(), min_size=40, max_size=40).map(
+        lambda upper: "0x" + "".join(c.upper() if u else c for c, u in zip(b.hex(), upper, strict=True))
+    )
+)
+leaves_any_case = st.builds(
+    ReviewLeaf,
+    product_id=hashes,
+    merchant=st.one_of(any_case_merchants, st.sampled_from(["0x" + "0" * 40, "0x" + "F" * 40])),
+    rating=st.integers(1, 5),
+    content=st.one_of(hashes, st.sampled_from([bytes(32), b"\xff" * 32])),
+    reviewer=hashes,
+    purchase=hashes,
+    submitted_at=st.one_of(
+        st.integers(0, 2**53 - 1), st.sampled_from([0, 1, 9, 10, 2**31, 2**32, 2**53 - 2, 2**53 - 1])
+    ),
+)
+
+
+@settings(PROPERTY, max_examples=2000)
+@given(leaf=leaves_any_case)
+def test_canonical_bytes_are_rfc8785_of_the_json_form(leaf: ReviewLeaf) -> None:
+    # ReviewLeaf.canonical_bytes is a format string (the hot path of every append); rfc8785 is the reference.
+    assert leaf.canonical_bytes() == rfc8785.dumps(leaf.to_json())
+
+
+@pytest.mark.parametrize("path", ALL_VECTORS, ids=lambda p: p.stem)
+def test_vector_canonical_bytes_are_rfc8785(path: Path) -> None:
+    v: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if v["canonical"] is None:
+        return
+    leaf = parse_review_leaf(v["canonical"].encode())
+    assert leaf.canonical_bytes() == rfc8785.dumps(leaf.to_json()) == v["canonical"].encode()
