@@ -440,16 +440,45 @@ class _Prepared:
     leaf_hash: bytes
     sealed: bytes
     text: str
+    merchant: bytes  # the leaf's merchant as 20 bytes (the log_leaves column)
+
+
+class _Group:
+    """Completion of the requests of one :meth:`ReviewLogService.submit_many` call: one counter and one event
+    for all of them instead of a ``Future`` (two locks and a condition) per review."""
+
+    __slots__ = ("_done", "_lock", "_remaining")
+
+    def __init__(self, count: int) -> None:
+        self._lock = threading.Lock()
+        self._remaining = count
+        self._done = threading.Event()
+        if count == 0:
+            self._done.set()
+
+    def resolved(self, count: int) -> None:
+        with self._lock:
+            self._remaining -= count
+            if self._remaining <= 0:
+                self._done.set()
+
+    def wait(self) -> None:
+        self._done.wait()
 
 
 class _Request:
-    __slots__ = ("error", "future", "prepared", "result", "sub")
+    """One review through the pipeline. Resolved once: through its ``future`` (``submit``, ``asubmit``) or,
+    for ``submit_many``, by setting ``receipt`` or ``error`` and counting down its ``group``."""
 
-    def __init__(self, sub: ReviewSubmission) -> None:
+    __slots__ = ("error", "future", "group", "prepared", "receipt", "result", "sub")
+
+    def __init__(self, sub: ReviewSubmission, group: _Group | None = None) -> None:
         self.sub = sub
-        self.future: Future[Receipt] = Future()
+        self.group = group
+        self.future: Future[Receipt] | None = Future() if group is None else None
         self.prepared: _Prepared | None = None
         self.error: BaseException | None = None
+        self.receipt: Receipt | None = None
         self.result: tuple[bytes, int, int] | None = None  # leaf hash, leaf index, submitted_at
 
 
@@ -533,6 +562,9 @@ class ReviewLogService:
         self._sql_leaves = _insert_sql(log_leaves, _LEAF_COLUMNS, mark)
         self._sql_content = _insert_sql(review_content, ("leaf_index", "ciphertext"), mark)
         self._sql_nodes = _insert_sql(log_nodes, ("level", "node_index", "hash"), mark)
+        self._mark = mark
+        self._sql_probe = (f"SELECT {log_leaves.c.leaf_index.name} FROM {log_leaves.name} "
+                           f"WHERE {log_leaves.c.purchase.name} IN ({{}})")
 
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ready: queue.Queue[Any] = queue.Queue(maxsize=2)
@@ -599,25 +631,42 @@ class ReviewLogService:
         :class:`~ledger.storage.DatabaseUnavailable`. An exact retry of an admitted review returns the
         receipt of its existing leaf.
         """
-        return self._enqueue(sub).future.result()
+        future = self._enqueue(sub).future
+        assert future is not None
+        return future.result()
 
     def submit_many(self, subs: Iterable[ReviewSubmission]) -> list[Receipt | LedgerError]:
         """Submit every review at once (they share group commits); each gets its receipt or its error.
 
         Errors that are not :class:`~ledger.errors.LedgerError` (bugs) are raised, not returned.
         """
-        requests = [self._enqueue(sub) for sub in subs]
+        items = list(subs)
+        group = _Group(len(items))
+        requests = [_Request(sub, group) for sub in items]
+        if not self._started:
+            self.start()
+        with self._state_lock:  # all or none: no request may slip in behind the stop marker
+            if self._closed:
+                raise ServiceClosed("the review log service is closed")
+            put = self._queue.put
+            for request in requests:
+                put(request)
+        group.wait()
         out: list[Receipt | LedgerError] = []
         for request in requests:
-            try:
-                out.append(request.future.result())
-            except LedgerError as exc:
-                out.append(exc)
+            if request.error is None and request.receipt is not None:
+                out.append(request.receipt)
+            elif isinstance(request.error, LedgerError):
+                out.append(request.error)
+            else:
+                raise request.error or RuntimeError("request was not processed")
         return out
 
     async def asubmit(self, sub: ReviewSubmission) -> Receipt:
         """:meth:`submit` for asyncio: waits for the group commit without blocking the event loop."""
-        return await asyncio.wrap_future(self._enqueue(sub).future)
+        future = self._enqueue(sub).future
+        assert future is not None
+        return await asyncio.wrap_future(future)
 
     def _enqueue(self, sub: ReviewSubmission) -> _Request:
         if not self._started:
@@ -701,16 +750,29 @@ class ReviewLogService:
     def _finish_chunk(self, chunk: Sequence[_Request]) -> None:
         started = time.perf_counter()
         sign = self._signer.sign
+        groups: dict[_Group, int] = {}
         for request in chunk:
+            receipt: Receipt | None = None
             if request.error is None and request.result is not None:
                 try:
                     receipt = sign(*request.result)
                 except BaseException as exc:  # noqa: BLE001
-                    request.future.set_exception(exc)
-                else:
-                    request.future.set_result(receipt)
+                    request.error = exc
+            elif request.error is None:
+                request.error = RuntimeError("request was not processed")
+            future = request.future
+            if future is None:
+                request.receipt = receipt
+                group = request.group
+                assert group is not None
+                groups[group] = groups.get(group, 0) + 1
+            elif receipt is not None:
+                future.set_result(receipt)
             else:
-                request.future.set_exception(request.error or RuntimeError("request was not processed"))
+                assert request.error is not None
+                future.set_exception(request.error)
+        for group, count in groups.items():  # after every receipt of the chunk is in place
+            group.resolved(count)
         self._count(sign_s=time.perf_counter() - started)
 
     # -- admission ------------------------------------------------------------------------------------------
@@ -761,7 +823,7 @@ class ReviewLogService:
         canonical = leaf.canonical_bytes()
         leaf_hash = hashlib.sha256(b"\x00" + canonical).digest()
         sealed = self._vault.seal(salt + raw_text, record=leaf_hash)
-        return _Prepared(leaf, canonical, leaf_hash, sealed, text)
+        return _Prepared(leaf, canonical, leaf_hash, sealed, text, merchant)
 
     def _submitted_at(self, value: object, now: float, purchased_at: int) -> int:
         if value is None:
@@ -873,14 +935,24 @@ class ReviewLogService:
         return fresh
 
     def _existing(self, conn: Connection, purchases: list[bytes]) -> dict[bytes, _Existing]:
-        out: dict[bytes, _Existing] = {}
-        joined = log_leaves.outerjoin(review_content, review_content.c.leaf_index == log_leaves.c.leaf_index)
+        # The probe runs for every review of every batch: plain DBAPI over the unique index on purchase
+        # (SQLAlchemy's bind processing of a 500-value IN list cost more than the lookups). Only the rare
+        # hits (retries, duplicates) load the stored leaf and sealed text.
+        hits: list[int] = []
         for i in range(0, len(purchases), _SQL_CHUNK):
+            part = tuple(purchases[i : i + _SQL_CHUNK])
+            sql = self._sql_probe.format(", ".join([self._mark] * len(part)))
+            hits.extend(int(index) for (index,) in conn.exec_driver_sql(sql, part))
+        out: dict[bytes, _Existing] = {}
+        if not hits:
+            return out
+        joined = log_leaves.outerjoin(review_content, review_content.c.leaf_index == log_leaves.c.leaf_index)
+        for i in range(0, len(hits), _SQL_CHUNK):
             rows = conn.execute(
                 sa.select(log_leaves.c.leaf_index, log_leaves.c.leaf, log_leaves.c.leaf_hash,
                           review_content.c.ciphertext)
                 .select_from(joined)
-                .where(log_leaves.c.purchase.in_(purchases[i : i + _SQL_CHUNK]))
+                .where(log_leaves.c.leaf_index.in_(hits[i : i + _SQL_CHUNK]))
             )
             for index, leaf_bytes, leaf_hash, ciphertext in rows:
                 leaf = parse_review_leaf(bytes(leaf_bytes))
@@ -901,14 +973,12 @@ class ReviewLogService:
         # database does for a review (scripts/bench/reviews.py).
         leaves: list[tuple[Any, ...]] = []
         contents: list[tuple[Any, ...]] = []
-        for i, request in enumerate(fresh):
+        for index, request in enumerate(fresh, old):
             p = request.prepared
             assert p is not None
             leaf = p.leaf
-            index = old + i
-            leaves.append((index, p.leaf_hash, p.canonical, leaf.purchase, leaf.product_id,
-                           bytes.fromhex(leaf.merchant[2:]), leaf.reviewer, leaf.rating, leaf.submitted_at,
-                           accepted_ms, _VISIBLE))
+            leaves.append((index, p.leaf_hash, p.canonical, leaf.purchase, leaf.product_id, p.merchant,
+                           leaf.reviewer, leaf.rating, leaf.submitted_at, accepted_ms, _VISIBLE))
             contents.append((index, p.sealed))
         conn.exec_driver_sql(self._sql_leaves, leaves)
         conn.exec_driver_sql(self._sql_content, contents)
