@@ -683,6 +683,11 @@ class TxSender:
         if self.confirmation_depth == 0:
             status = OutboxStatus.CONFIRMED if chosen.status == 1 else OutboxStatus.FAILED
         with self.db.write() as conn:
+            # the head moves up to every block a receipt is recorded in, so that a chain that loses it is noticed
+            conn.execute(sa.update(sender_accounts).where(
+                sender_accounts.c.address == self.address,
+                sa.or_(sender_accounts.c.head_number.is_(None), sender_accounts.c.head_number < chosen.block_number))
+                .values(head_number=chosen.block_number, head_hash=chosen.block_hash))
             return self._transition(conn, row.id, expect, status=status.value, **values)
 
     def _replay(self, row: Any, receipt: _Receipt) -> ContractError | UnknownRevert | str:
