@@ -7,14 +7,17 @@ NODE_DIR := hardhat-local
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: up test deps compile test-fast test-node bench-gas lint clean reset
+.PHONY: up test deps compile test-fast test-node bench-gas bench-reviews bench-checkpoints lint clean reset
 
 up: deps ## start the local chain (state kept on disk), deploy on first start, print the addresses
 	$(PY) -m ledger.devnet up
 
-test: deps ## everything: artifacts reproduced, vectors reproduced, all suites on py-evm, chain suites on Hardhat
+test: deps ## everything: lint and types, artifacts and vectors reproduced, all suites on py-evm, chain suites on Hardhat
+	$(VENV)/bin/ruff check ledger tests scripts
+	$(VENV)/bin/mypy
 	$(PY) -m ledger.compile --check
 	$(PY) scripts/gen_merkle_vectors.py --check
+	$(PY) scripts/gen_review_vectors.py --check
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) -m pytest -q -p no:cacheprovider -m chain --chain=hardhat
 	@echo "make test: all suites passed (py-evm, then a live Hardhat 2 node)"
@@ -42,6 +45,12 @@ compile: deps ## recompile contracts/ into ledger/artifacts
 
 bench-gas: deps ## gas table beside EAS, written into BENCHMARKS.md
 	$(PY) scripts/bench/gas.py
+
+bench-reviews: deps ## review log appends per second (SQLite and PostgreSQL), written into BENCHMARKS.md
+	$(PY) scripts/bench/reviews.py
+
+bench-checkpoints: deps ## checkpoint gas and time against batch size, the MMD at full speed (Anvil)
+	$(PY) scripts/bench/checkpoints.py
 
 lint: deps
 	$(VENV)/bin/ruff check ledger tests scripts
