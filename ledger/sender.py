@@ -254,7 +254,12 @@ class TxSender:
         stuck_after: float = 30.0,
         fee_bump_percent: int = 25,
         max_in_flight: int = 64,
+        max_poll: float = 0.05,
+        idle_interval: float = 1.0,
     ) -> None:
+        """``poll_latency`` is the first interval at which the worker looks for receipts after a change; it
+        doubles while nothing changes, up to ``max_poll``. With nothing in flight the worker sleeps until a
+        :meth:`submit` wakes it, and checks the chain head (rollbacks) every ``idle_interval`` seconds."""
         if confirmation_depth < 0:
             raise ValueError("confirmation_depth must be >= 0")
         if fee_bump_percent < MIN_BUMP_PERCENT:
@@ -270,6 +275,9 @@ class TxSender:
         self.stuck_after = stuck_after
         self.fee_bump_percent = fee_bump_percent
         self.max_in_flight = max_in_flight
+        self.max_poll = max(max_poll, poll_latency)
+        self.idle_interval = idle_interval
+        self._wake = threading.Event()
         self._chain_id: int | None = None
         self._account_ready = False
         self._step_lock = threading.Lock()
@@ -308,6 +316,7 @@ class TxSender:
                         status=OutboxStatus.QUEUED.value, created_ms=now, updated_ms=now, applied_count=0))
             except IntegrityError:  # another caller inserted the same key first
                 continue
+            self._wake.set()
         row = self._row_by_key(key)
         if row is None:  # pragma: no cover - the insert committed or a concurrent one did
             raise LedgerError(f"could not store write {key!r}")
@@ -393,6 +402,7 @@ class TxSender:
     def stop(self) -> None:
         """Stop the background worker (pending rows stay in the outbox)."""
         self._stop.set()
+        self._wake.set()
         if self._worker is not None:
             self._worker.join()
             self._worker = None
@@ -423,8 +433,8 @@ class TxSender:
                 if not recovered:
                     self.recover()
                     recovered = True
+                self._wake.clear()  # before the pass: a submit during it makes the next wait return at once
                 changed = self.step()
-                backoff = self.poll_latency
             except ChainUnavailable as exc:
                 self._last_error = exc
                 backoff = min(1.0, max(backoff * 2, 0.01))
@@ -435,8 +445,23 @@ class TxSender:
                 self._last_error = exc
                 self._stop.wait(0.1)
                 continue
-            if changed == 0:
-                self._stop.wait(self.poll_latency)
+            if changed:
+                backoff = self.poll_latency
+                continue
+            if self._open_rows() == 0:  # nothing to follow: sleep until a submit, or the next head check
+                backoff = self.poll_latency
+                self._wake.wait(self.idle_interval)
+            else:  # in flight: look again soon, then less often while nothing changes
+                self._wake.wait(backoff)
+                backoff = min(self.max_poll, backoff * 2)
+
+    def _open_rows(self) -> int:
+        """How many of this key's writes are not final yet."""
+        with self.db.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
+                outbox.c.sender == self.address,
+                outbox.c.status.in_([OutboxStatus.QUEUED.value, OutboxStatus.SIGNED.value,
+                                     OutboxStatus.SENT.value, OutboxStatus.MINED.value]))).scalar_one())
 
     # -- one pass ---------------------------------------------------------------------------------------------
 

@@ -398,3 +398,35 @@ def test_a_nonce_taken_by_another_transaction_is_signed_again(world: World, data
     assert entry.nonce == 1 and entry.tx_hash != signed.tx_hash
     assert w3.eth.get_balance(to) == 55 and w3.eth.get_balance(elsewhere) == 1
     assert len(attempts_of(database, entry)) == 2
+
+
+def test_an_idle_worker_sleeps_until_a_submit_wakes_it(world: World, database: Database) -> None:
+    """With nothing in flight the worker makes about one pass per idle interval, not one per poll, and a
+    submit wakes it at once."""
+    calls: list[str] = []
+    w3 = connect(world.chain)
+    inner = w3.provider.make_request
+
+    def counting(method: Any, params: Any) -> Any:
+        calls.append(str(method))
+        return inner(method, params)
+
+    w3.provider.make_request = counting  # type: ignore[method-assign]
+    key = fresh_key(world)
+    sender = TxSender(w3, database, key, idle_interval=30.0)
+    sender.start()
+    try:
+        [to] = recipients(1)
+        sender.submit("idle:0", to, b"", value=5)
+        done = threading.Event()
+        threading.Thread(target=lambda: (sender.wait("idle:0", timeout=60), done.set()), daemon=True).start()
+        assert done.wait(60)
+        settled = len(calls)
+        for _ in range(50):  # give a busy-polling worker every chance to show itself
+            threading.Event().wait(0.01)
+        assert len(calls) - settled <= 2, calls[settled:]
+        sender.submit("idle:1", recipients(2)[1], b"", value=6)  # woken at once, not after 30 s
+        assert sender.wait("idle:1", timeout=20).status is OutboxStatus.CONFIRMED
+    finally:
+        sender.stop()
+    assert world.w3.eth.get_balance(to) == 5
