@@ -42,7 +42,8 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound
 
 from .artifacts import CONTRACT_NAMES, Artifact, load
-from .deploy import Deployment
+from .chain import Transactor
+from .deploy import Deployment, deploy
 from .errors import InvalidInput, VerificationError
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "NoCodeAtAddress",
     "SettingMismatch",
     "WiringMismatch",
+    "deploy_or_verify",
     "masked_code_hash",
     "shipped_code_hash",
     "verify_against_chain",
@@ -392,6 +394,26 @@ def verify_against_chain(manifest: Manifest, w3: Web3, *, check_artifacts: bool 
             if record.code_hash != shipped:
                 raise ArtifactMismatch(name, what=f"code hash of {name} (shipped artifact)",
                                        expected=record.code_hash, found=shipped)
+
+
+def deploy_or_verify(w3: Web3, deployer: Transactor, path: str | os.PathLike[str], *, governor: str,
+                     log_operator: str, **deploy_options: Any) -> tuple[Manifest, bool]:
+    """Deploy the contract set once: return ``(manifest, deployed_now)``.
+
+    When ``path`` holds a manifest, nothing is deployed: the manifest is checked against the chain
+    (:func:`verify_against_chain`) and any mismatch is raised, never papered over by a second deployment;
+    a file that does not parse raises :class:`InvalidManifest`. Otherwise the set is deployed and wired
+    (:func:`ledger.deploy.deploy`, ``deployer`` becoming its admin) and the manifest written atomically.
+    """
+    target = Path(path)
+    if target.exists():
+        manifest = Manifest.load(target)
+        verify_against_chain(manifest, w3)
+        return manifest, False
+    deployment = deploy(w3, deployer, governor=governor, log_operator=log_operator, **deploy_options)
+    manifest = Manifest.from_deployment(w3, deployment)
+    manifest.write(target)
+    return manifest, True
 
 
 # --- internals --------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from ledger.manifest import (
     NoCodeAtAddress,
     SettingMismatch,
     WiringMismatch,
+    deploy_or_verify,
     masked_code_hash,
     shipped_code_hash,
     verify_against_chain,
@@ -416,3 +417,32 @@ def test_devnet_redeploys_over_a_damaged_manifest(tmp_path: Path) -> None:
     fresh = Manifest.load(manifest_path)  # a new deployment on the same (kept) chain
     assert fresh.deploy_block > old.deploy_block
     assert set(fresh.addresses.values()).isdisjoint(old.addresses.values())
+
+
+def test_deploy_or_verify_deploys_once_then_only_verifies(world: World, tmp_path: Path) -> None:
+    a = world.actors
+    path = tmp_path / "deployment.json"
+    first, deployed = deploy_or_verify(world.w3, a.admin, path, governor=a.governor.address,
+                                       log_operator=a.operator.address)
+    assert deployed and path.exists()
+    head = world.w3.eth.block_number
+    again, deployed_again = deploy_or_verify(world.w3, a.admin, path, governor=a.governor.address,
+                                             log_operator=a.operator.address)
+    assert not deployed_again and again == first
+    assert world.w3.eth.block_number == head  # nothing was sent
+
+
+def test_deploy_or_verify_refuses_a_manifest_the_chain_contradicts(world: World, manifest: Manifest,
+                                                                   tmp_path: Path) -> None:
+    """A production deploy never papers over a mismatch by deploying a second set."""
+    path = tmp_path / "deployment.json"
+    _with_contract(manifest, "ReviewLog", code_hash=b"\x01" * 32).write(path)
+    head = world.w3.eth.block_number
+    with pytest.raises(CodeHashMismatch):
+        deploy_or_verify(world.w3, world.actors.admin, path, governor=world.actors.governor.address,
+                         log_operator=world.actors.operator.address)
+    path.write_text("{not json")
+    with pytest.raises(InvalidManifest):
+        deploy_or_verify(world.w3, world.actors.admin, path, governor=world.actors.governor.address,
+                         log_operator=world.actors.operator.address)
+    assert world.w3.eth.block_number == head
