@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -157,3 +158,229 @@ log_checkpoints = Table(
     UniqueConstraint("root", "tree_size"),
 )
 """Checkpoints the checkpointer asked the chain to anchor, and what became of them."""
+
+# -- the event indexer (ledger/indexer.py, docs/indexer.md) -------------------------------------------------
+# Every ``idx_`` table is derived from the chain alone: ``idx_events`` holds the decoded events of the five
+# contracts, and every other table below it is a projection of those events, applied in (block, log) order in
+# the same transaction as the events themselves. Addresses are 20 raw bytes, chain times integer seconds.
+
+idx_state = Table(
+    "idx_state",
+    metadata,
+    Column("state_id", SmallInteger, primary_key=True, autoincrement=False, comment="always 1"),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("deploy_block", BigInteger, nullable=False),
+    Column("cursor_number", BigInteger, nullable=False, comment="last block indexed; deploy_block - 1 before any"),
+    Column("cursor_hash", LargeBinary(32), nullable=True, comment="its hash; NULL before any block is indexed"),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+"""The indexer's cursor. A sync locks this row and compares-and-sets the cursor with the events it writes."""
+
+idx_blocks = Table(
+    "idx_blocks",
+    metadata,
+    Column("number", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("parent_hash", LargeBinary(32), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+"""Hashes of the indexed blocks that held events, and of each range's last block: checked for reorgs."""
+
+idx_events = Table(
+    "idx_events",
+    metadata,
+    Column("block_hash", LargeBinary(32), primary_key=True),
+    Column("tx_hash", LargeBinary(32), primary_key=True),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("block_time", BigInteger, nullable=False),
+    Column("tx_index", Integer, nullable=False),
+    Column("address", LargeBinary(20), nullable=False),
+    Column("contract", String(40), nullable=False, comment="TrustGovernance, CertificateRegistry, ..."),
+    Column("event", String(64), nullable=False),
+    Column("args", Text, nullable=False, comment="decoded arguments: JSON, bytes as 0x hex, wide ints as strings"),
+    Column("topics", LargeBinary, nullable=False, comment="the raw topics, concatenated"),
+    Column("data", LargeBinary, nullable=False),
+)
+Index("ix_idx_events_position", idx_events.c.block_number, idx_events.c.log_index)
+Index("ix_idx_events_contract_event", idx_events.c.contract, idx_events.c.event)
+
+idx_parameters = Table(
+    "idx_parameters",
+    metadata,
+    Column("name", String(40), primary_key=True, comment="log_operator | order_signer | certificate_registry | ..."),
+    Column("value", LargeBinary, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+)
+
+idx_accreditations = Table(
+    "idx_accreditations",
+    metadata,
+    Column("issuer", LargeBinary(20), primary_key=True),
+    Column("issuer_id", BigInteger, nullable=False, unique=True),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("valid_until", BigInteger, nullable=False),
+    Column("suspended", Boolean, nullable=False),
+    Column("suspension_reason", LargeBinary(32), nullable=True),
+    Column("compromised_at", BigInteger, nullable=False, comment="0: no declared compromise"),
+    Column("compromise_declared_by", LargeBinary(20), nullable=True),
+    Column("accredited_block", BigInteger, nullable=False),
+    Column("updated_block", BigInteger, nullable=False),
+)
+
+idx_issuer_scopes = Table(
+    "idx_issuer_scopes",
+    metadata,
+    Column("issuer", LargeBinary(20), primary_key=True),
+    Column("scope", LargeBinary(32), primary_key=True),
+    Column("block_number", BigInteger, nullable=False),
+)
+"""The scopes an issuer holds now (a removed scope has no row)."""
+
+idx_merchants = Table(
+    "idx_merchants",
+    metadata,
+    Column("merchant", LargeBinary(20), primary_key=True),
+    Column("status", SmallInteger, nullable=False, comment="1 Active, 2 Suspended, 3 Banned"),
+    Column("admitted_at", BigInteger, nullable=False),
+    Column("licence_hash", LargeBinary(32), nullable=False),
+    Column("sanction_kind", SmallInteger, nullable=True, comment="last sanction: 0 Warning, 1 Suspension, 2 Ban"),
+    Column("reason_code", LargeBinary(32), nullable=True, comment="of the last sanction or restoration"),
+    Column("ruling_ref", LargeBinary(32), nullable=True, comment="of the last sanction or restoration"),
+    Column("updated_block", BigInteger, nullable=False),
+)
+
+idx_arbitrators = Table(
+    "idx_arbitrators",
+    metadata,
+    Column("arbitrator", LargeBinary(20), primary_key=True),
+    Column("position", Integer, nullable=False, comment="index in governance's list (arbitratorAt)"),
+    Column("appointed_block", BigInteger, nullable=False),
+)
+
+idx_acts = Table(
+    "idx_acts",
+    metadata,
+    Column("act_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("state", SmallInteger, nullable=False, comment="1 Pending, 2 Executed, 3 Cancelled"),
+    Column("eta", BigInteger, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("account", LargeBinary(20), nullable=False),
+    Column("ref", LargeBinary(32), nullable=False),
+    Column("reason_code", LargeBinary(32), nullable=False),
+    Column("scheduled_block", BigInteger, nullable=False),
+    Column("scheduled_tx", LargeBinary(32), nullable=False),
+    Column("closed_block", BigInteger, nullable=True, comment="where it was executed or cancelled"),
+)
+
+idx_certificates = Table(
+    "idx_certificates",
+    metadata,
+    Column("certificate_id", LargeBinary(32), primary_key=True),
+    Column("product_id", LargeBinary(32), nullable=False, index=True),
+    Column("lot", LargeBinary(32), nullable=False, index=True),
+    Column("merchant", LargeBinary(20), nullable=False, index=True),
+    Column("issuer", LargeBinary(20), nullable=False, index=True),
+    Column("issuer_id", BigInteger, nullable=False),
+    Column("kind", SmallInteger, nullable=False, comment="0 Certificate, 1 SpotCheckPass, 2 SpotCheckFail"),
+    Column("document_hash", LargeBinary(32), nullable=False),
+    Column("standard", LargeBinary(32), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("valid_until", BigInteger, nullable=False),
+    Column("anchored_by", LargeBinary(20), nullable=False),
+    Column("anchored_at", BigInteger, nullable=False, comment="time of the block that recorded it"),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", LargeBinary(32), nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("revoked_by", LargeBinary(20), nullable=True),
+    Column("revocation_reason", LargeBinary(32), nullable=True),
+    Column("revocation_act", BigInteger, nullable=True, comment="governance act id; NULL: revoked by the issuer"),
+    Column("superseded_at", BigInteger, nullable=True),
+    Column("superseded_by", LargeBinary(32), nullable=True),
+    Column("supersession_reason", LargeBinary(32), nullable=True),
+    Column("replaces", LargeBinary(32), nullable=True, comment="the certificate this one superseded"),
+)
+
+idx_certificate_history = Table(
+    "idx_certificate_history",
+    metadata,
+    Column("certificate_id", LargeBinary(32), primary_key=True),
+    Column("block_number", BigInteger, primary_key=True, autoincrement=False),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("block_time", BigInteger, nullable=False),
+    Column("tx_hash", LargeBinary(32), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("args", Text, nullable=False),
+)
+
+idx_checkpoints = Table(
+    "idx_checkpoints",
+    metadata,
+    Column("checkpoint_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("anchored_at", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", LargeBinary(32), nullable=False),
+)
+
+idx_disputes = Table(
+    "idx_disputes",
+    metadata,
+    Column("dispute_id", LargeBinary(32), primary_key=True),
+    Column("kind", SmallInteger, nullable=False, comment="0 Purchase, 1 ReviewChallenge"),
+    Column("phase", SmallInteger, nullable=False),
+    Column("resume", SmallInteger, nullable=False),
+    Column("outcome", SmallInteger, nullable=False),
+    Column("round", SmallInteger, nullable=False),
+    Column("by_default", Boolean, nullable=False),
+    Column("panel", Boolean, nullable=False),
+    Column("cursor", Integer, nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("response_deadline", BigInteger, nullable=False),
+    Column("ruling_deadline", BigInteger, nullable=False),
+    Column("appeal_deadline", BigInteger, nullable=False),
+    Column("remedy_deadline", BigInteger, nullable=False),
+    Column("claimant", LargeBinary(20), nullable=False),
+    Column("respondent", LargeBinary(20), nullable=False),
+    Column("merchant", LargeBinary(20), nullable=False, index=True),
+    Column("arbitrator", LargeBinary(20), nullable=False),
+    Column("first_arbitrator", LargeBinary(20), nullable=False),
+    Column("remedy_amount", Text, nullable=False, comment="uint96, decimal"),
+    Column("subject", LargeBinary(32), nullable=False, comment="order commitment, or the leaf index (uint256)"),
+    Column("product_id", LargeBinary(32), nullable=True, index=True, comment="purchase disputes"),
+    Column("category", LargeBinary(32), nullable=False),
+    Column("claimant_commitment", LargeBinary(32), nullable=True),
+    Column("block_number", BigInteger, nullable=False),
+    Column("tx_hash", LargeBinary(32), nullable=False),
+)
+
+idx_dispute_history = Table(
+    "idx_dispute_history",
+    metadata,
+    Column("dispute_id", LargeBinary(32), primary_key=True),
+    Column("block_number", BigInteger, primary_key=True, autoincrement=False),
+    Column("log_index", Integer, primary_key=True, autoincrement=False),
+    Column("block_time", BigInteger, nullable=False),
+    Column("tx_hash", LargeBinary(32), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("args", Text, nullable=False),
+)
+
+idx_takedowns = Table(
+    "idx_takedowns",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("state", SmallInteger, nullable=False, comment="1 EmergencyHidden, 2 TakenDown, 3 Restored"),
+    Column("hidden_at", BigInteger, nullable=False),
+    Column("lapse_at", BigInteger, nullable=False),
+    Column("reason_code", LargeBinary(32), nullable=False),
+    Column("dispute_id", LargeBinary(32), nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+)
+
+INDEX_TABLES = (idx_events, idx_blocks, idx_parameters, idx_accreditations, idx_issuer_scopes, idx_merchants,
+                idx_arbitrators, idx_acts, idx_certificates, idx_certificate_history, idx_checkpoints,
+                idx_disputes, idx_dispute_history, idx_takedowns)
+"""Every table the indexer fills, events first; ``idx_state`` (the cursor) apart."""
