@@ -63,6 +63,7 @@ from .storage.schema import (
 
 __all__ = [
     "Accreditation",
+    "ActRecord",
     "CertificateRecord",
     "CertificateStatus",
     "CheckpointRecord",
@@ -240,6 +241,20 @@ class CertificateRecord:
         if time > self.valid_until:
             return CertificateStatus.EXPIRED, True
         return CertificateStatus.VALID, True
+
+
+@dataclass(frozen=True)
+class ActRecord:
+    """A delayed act as ``TrustGovernance.act(id)`` reports it (state 1 Pending, 2 Executed, 3 Cancelled)."""
+
+    act_id: int
+    kind: int
+    state: int
+    eta: int
+    time: int
+    account: str
+    ref: bytes
+    reason_code: bytes
 
 
 @dataclass(frozen=True)
@@ -532,12 +547,16 @@ class Indexer:
                 continue
             self._span = min(self.max_range, self._span * 2)
 
-    def rebuild(self) -> SyncResult:
-        """Forget the whole index and index again from the deploy block, up to where :meth:`sync` would."""
+    def reset(self) -> None:
+        """Forget the whole index: events, blocks, projections and the cursor."""
         with self._db.write() as conn:
             for table in INDEX_TABLES:
                 conn.execute(sa.delete(table))
             conn.execute(sa.delete(idx_state))
+
+    def rebuild(self) -> SyncResult:
+        """Forget the whole index and index again from the deploy block, up to where :meth:`sync` would."""
+        self.reset()
         return self.sync()
 
     def reproject(self) -> None:
@@ -795,6 +814,13 @@ class Indexer:
             return [_checksum(a) for a in conn.execute(
                 sa.select(idx_arbitrators.c.arbitrator).order_by(idx_arbitrators.c.position)).scalars()]
 
+    def acts(self) -> list[ActRecord]:
+        """Every delayed act, by id."""
+        with self._db.read() as conn:
+            return [ActRecord(int(r.act_id), r.kind, r.state, r.eta, r.time, _checksum(r.account), bytes(r.ref),
+                              bytes(r.reason_code))
+                    for r in conn.execute(sa.select(idx_acts).order_by(idx_acts.c.act_id))]
+
     def parameter(self, name: str) -> str | None:
         """A contract-wide setting as last set: ``log_operator``, ``order_signer``, ``certificate_registry``,
         ``review_log`` (checksummed addresses)."""
@@ -937,10 +963,16 @@ class _Projector:
     def replay(self, conn: Connection) -> None:
         for table in _PROJECTION_TABLES:
             conn.execute(sa.delete(table))
-        rows = conn.execution_options(yield_per=2000).execute(
-            sa.select(idx_events).order_by(idx_events.c.block_number, idx_events.c.log_index))
-        for row in rows:
-            self.apply(conn, _Event.from_row(row))
+        c = idx_events.c
+        after = (-1, -1)
+        while True:  # in pages (keyset), so that no cursor stays open while the projections are written
+            page = conn.execute(sa.select(idx_events).where(sa.tuple_(c.block_number, c.log_index) > after)
+                                .order_by(c.block_number, c.log_index).limit(2000)).all()
+            for row in page:
+                self.apply(conn, _Event.from_row(row))
+            if len(page) < 2000:
+                return
+            after = (page[-1].block_number, page[-1].log_index)
 
     def apply(self, conn: Connection, e: _Event) -> None:
         handler = self._handlers.get(e.name)
@@ -1190,9 +1222,8 @@ class _Projector:
         leaf = int(e.args["leafIndex"])
         t = idx_takedowns.c
         if conn.execute(sa.select(t.leaf_index).where(t.leaf_index == leaf)).first() is None:
-            conn.execute(sa.insert(idx_takedowns).values(
-                leaf_index=leaf, hidden_at=0, lapse_at=0, reason_code=_ZERO32, dispute_id=_ZERO32,
-                block_number=e.block_number, **values))
+            row = {"hidden_at": 0, "lapse_at": 0, "reason_code": _ZERO32, "dispute_id": _ZERO32, **values}
+            conn.execute(sa.insert(idx_takedowns).values(leaf_index=leaf, block_number=e.block_number, **row))
         else:
             self._update(conn, idx_takedowns, t.leaf_index == leaf, block_number=e.block_number, **values)
 
