@@ -20,7 +20,8 @@ It binds the receipt to one log on one chain, and promises that the leaf with ``
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "WrongSigner",
     "receipt_digest",
     "review_log_domain",
+    "sign_receipt_range",
     "verify_receipt",
 ]
 
@@ -455,6 +457,104 @@ class ReceiptSigner:
             review_log=self.review_log,
             signature=rsv[:64] + bytes((rsv[64] + 27,)),
         )
+
+    def sign_batch(
+        self, leaf_hashes: Sequence[bytes], first_index: int, submitted_ats: Sequence[int], *,
+        executor: Executor | None = None,
+    ) -> list[Receipt]:
+        """Sign receipts for the leaves ``first_index, first_index + 1, ...``: byte for byte what :meth:`sign`
+        returns for each, for a fraction of the Python time (the log service signs every review).
+
+        With an ``executor`` (a process pool), the digests and signatures are computed there by
+        :func:`sign_receipt_range` (this signer's private key goes with the call: use a pool you own), and
+        only the receipts are built here; whatever the call raises is raised.
+
+        Requires as many ``submitted_ats`` as ``leaf_hashes``, each hash 32 ``bytes``, each time an ``int``,
+        and every index, time and deadline within uint64; the checks run once over the whole batch and raise
+        InvalidInput (nothing is signed then). The receipts are built without :class:`Receipt`'s per-field
+        checks, which these batch checks make redundant.
+        """
+        count = len(leaf_hashes)
+        if len(submitted_ats) != count:
+            raise InvalidInput(f"expected one submitted_at per leaf hash, found {len(submitted_ats)} for {count}")
+        if not count:
+            return []
+        first_index = _check_uint64(first_index, "first_index")
+        _check_uint64(first_index + count - 1, "the last leaf index")
+        if not set(map(type, leaf_hashes)) <= {bytes} or not set(map(len, leaf_hashes)) <= {32}:
+            bad = next(h for h in leaf_hashes if type(h) is not bytes or len(h) != 32)
+            _check_hash(bad, "leaf_hash")
+            raise InvalidInput("leaf_hash must be of type bytes")  # a bytes-like that is not bytes
+        if not set(map(type, submitted_ats)) <= {int}:
+            bad_type = next(t for t in submitted_ats if type(t) is not int)
+            raise InvalidInput(f"submitted_at must be an int, found {type(bad_type).__name__}")
+        delay = self.max_merge_delay
+        if min(submitted_ats) < 0 or max(submitted_ats) > UINT64_MAX - delay:
+            raise InvalidInput(f"submitted_at must be from 0 to 2**64 - 1 - max_merge_delay ({delay}), "
+                               f"found {min(submitted_ats)} .. {max(submitted_ats)}")
+        joined = b"".join(leaf_hashes)
+        if executor is None:
+            signatures = _sign_range(self._key, self._domain, delay, joined, first_index, submitted_ats)
+        else:
+            args = (self._key.secret, self._domain, delay)
+            signatures = executor.submit(sign_receipt_range, args, joined, first_index, list(submitted_ats)).result()
+        return self._receipts(leaf_hashes, first_index, submitted_ats, signatures)
+
+    def _receipts(self, leaf_hashes: Sequence[bytes], first_index: int, submitted_ats: Sequence[int],
+                 signatures: bytes) -> list[Receipt]:
+        """The receipts of :meth:`sign_batch` from ``signatures`` (65 bytes each, concatenated) that
+        :func:`sign_receipt_range` made with this signer's key, for arguments :meth:`sign_batch` checked.
+        Built without :class:`Receipt`'s per-field checks; the signatures are taken as they are."""
+        if len(signatures) != 65 * len(leaf_hashes):
+            raise InvalidInput(f"expected {65 * len(leaf_hashes)} bytes of signatures, found {len(signatures)}")
+        new = object.__new__
+        common = {"max_merge_delay": self.max_merge_delay, "chain_id": self.chain_id, "review_log": self.review_log}
+        out: list[Receipt] = []
+        append = out.append
+        for i, (leaf_hash, submitted_at) in enumerate(zip(leaf_hashes, submitted_ats, strict=True)):
+            receipt = new(Receipt)
+            receipt.__dict__.update(common, leaf_hash=leaf_hash, leaf_index=first_index + i,
+                                    submitted_at=submitted_at, signature=signatures[65 * i : 65 * i + 65])
+            append(receipt)
+        return out
+
+
+def sign_receipt_range(args: tuple[bytes, bytes, int], leaf_hashes: bytes, first_index: int,
+                       submitted_ats: Sequence[int]) -> bytes:
+    """The 65-byte ``r || s || v`` receipt signatures, concatenated, of the leaves ``first_index, ...`` whose
+    32-byte hashes are concatenated in ``leaf_hashes``; ``args`` is ``(private key, domain separator, max
+    merge delay)`` of the signer. What :meth:`ReceiptSigner.sign_batch` runs in its ``executor``
+    (module-level, so a process pool can call it); requires the arguments that method checked."""
+    secret, domain, delay = args
+    key = _RANGE_KEYS.get(secret)
+    if key is None:
+        key = _RANGE_KEYS.setdefault(secret, coincurve.PrivateKey(secret))
+    return _sign_range(key, domain, delay, leaf_hashes, first_index, submitted_ats)
+
+
+_RANGE_KEYS: dict[bytes, coincurve.PrivateKey] = {}  # per signing process: the key objects it has made
+
+
+def _sign_range(key: coincurve.PrivateKey, domain: bytes, delay: int, leaf_hashes: bytes, first_index: int,
+                submitted_ats: Sequence[int]) -> bytes:
+    # Requires validated arguments. libsecp256k1 signs with RFC 6979 nonces and always a low s.
+    prefix = b"\x19\x01" + domain
+    tail = delay.to_bytes(32, "big")
+    sign = key.sign_recoverable
+    keccak = _keccak
+    out = bytearray()
+    index = first_index
+    for offset, submitted_at in zip(range(0, len(leaf_hashes), 32), submitted_ats, strict=True):
+        struct_hash = keccak(_RECEIPT_TYPEHASH + leaf_hashes[offset : offset + 32] + index.to_bytes(32, "big")
+                             + submitted_at.to_bytes(32, "big") + tail)
+        rsv = sign(keccak(prefix + struct_hash), hasher=None)  # r || s || recid
+        out += rsv[:64]
+        out += _V[rsv[64]]
+        index += 1
+    return bytes(out)
+
+
+_V = (b"\x1b", b"\x1c")  # recovery id 0 or 1 as the v byte 27 or 28
 
 
 # --------------------------------------------------------------------------------------------------------

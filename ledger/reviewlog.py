@@ -47,13 +47,16 @@ import asyncio
 import hashlib
 import itertools
 import logging
+import multiprocessing
+import multiprocessing.connection
+import operator
 import os
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -66,9 +69,10 @@ from ledger.eip712 import PurchaseAttestation
 from ledger.errors import InvalidInput, LedgerError, VerificationError
 from ledger.receipts import SECP256K1_HALF_N, SECP256K1_N, Receipt, ReceiptSigner, _keccak
 from ledger.reviews import (
+    MAX_SUBMITTED_AT,
     SALT_LENGTH,
     ReviewLeaf,
-    content_commitment,
+    _validated_leaf,
     parse_review_leaf,
     reviewer_pseudonym,
 )
@@ -436,11 +440,12 @@ def _hex(b: bytes) -> str:
 @dataclass(slots=True)
 class _Prepared:
     leaf: ReviewLeaf
-    canonical: bytes
     leaf_hash: bytes
+    purchase: bytes
+    submitted_at: int
     sealed: bytes
     text: str
-    merchant: bytes  # the leaf's merchant as 20 bytes (the log_leaves column)
+    row: tuple[Any, ...]  # the log_leaves columns after leaf_index, up to submitted_at (_LEAF_COLUMNS[1:9])
 
 
 class _Group:
@@ -479,7 +484,7 @@ class _Request:
         self.prepared: _Prepared | None = None
         self.error: BaseException | None = None
         self.receipt: Receipt | None = None
-        self.result: tuple[bytes, int, int] | None = None  # leaf hash, leaf index, submitted_at
+        self.result: tuple[bytes, int, int] | None = None  # an existing leaf's hash, index, submitted_at
 
 
 @dataclass(slots=True)
@@ -528,6 +533,7 @@ class ReviewLogService:
         max_batch: int = 4096,
         workers: int | None = None,
         max_clock_skew: int = MAX_CLOCK_SKEW,
+        signing_process: bool | None = None,
     ) -> None:
         if not isinstance(receipt_signer, ReceiptSigner):
             raise InvalidInput(f"receipt_signer must be a ReceiptSigner, found {type(receipt_signer).__name__}")
@@ -548,6 +554,7 @@ class ReviewLogService:
         self._max_batch = max_batch
         self._workers = workers if workers is not None else max(1, os.cpu_count() or 1)
         self._skew = max_clock_skew
+        self._signing_process = (os.cpu_count() or 1) > 1 if signing_process is None else bool(signing_process)
         self._fault = os.environ.get(FAULT_ENV, "")
         self._id = f"{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
@@ -560,8 +567,9 @@ class ReviewLogService:
 
         mark = "?" if db.dialect == "sqlite" else "%s"  # the DBAPI paramstyle: sqlite3 qmark, psycopg format
         self._sql_leaves = _insert_sql(log_leaves, _LEAF_COLUMNS, mark)
-        self._sql_content = _insert_sql(review_content, ("leaf_index", "ciphertext"), mark)
-        self._sql_nodes = _insert_sql(log_nodes, ("level", "node_index", "hash"), mark)
+        self._sql_content = _insert_sql(review_content, _CONTENT_COLUMNS, mark)
+        self._sql_nodes = _insert_sql(log_nodes, _NODE_COLUMNS, mark)
+        self._multi_sql: dict[tuple[str, int], str] = {}
         self._mark = mark
         self._sql_probe = (f"SELECT {log_leaves.c.leaf_index.name} FROM {log_leaves.name} "
                            f"WHERE {log_leaves.c.purchase.name} IN ({{}})")
@@ -593,6 +601,13 @@ class ReviewLogService:
             if self._started:
                 return
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="reviewlog-worker")
+            if self._signing_process:
+                try:
+                    _signing_pool()  # start it now rather than in the first large batch
+                except Exception as exc:  # noqa: BLE001 - no process: sign on the worker threads
+                    _log.warning("no receipt signing process (%r): signing on the worker threads", exc)
+                    _drop_signing_pool()
+                    self._signing_process = False
             self._threads = [
                 threading.Thread(target=self._intake_loop, name="reviewlog-intake", daemon=True),
                 threading.Thread(target=self._sequencer_loop, name="reviewlog-sequencer", daemon=True),
@@ -730,50 +745,101 @@ class ReviewLogService:
                 return
             admitted = [r for r in batch if r.error is None]
             started = time.perf_counter()
+            fresh: list[_Request] = []
+            first = 0
             if admitted:
                 try:
-                    self._append(admitted)
+                    fresh, first = self._append(admitted)
                 except BaseException as exc:  # noqa: BLE001 - the whole batch failed: tell every caller
                     for request in admitted:  # including any DuplicateReview judged in the rolled-back read
                         request.error = exc
             self._count(commit_s=time.perf_counter() - started, batches=1, reviews=len(batch))
             if self._fault == "after_append":
                 os._exit(137)  # tests: die after the commit, before any receipt is signed
-            chunks = _chunks(batch, self._workers)
+            # Hand the signing to the pool: the new leaves in runs of consecutive indices, and the rest
+            # (exact retries of stored leaves, rejected reviews) with the first run.
+            new = {id(r) for r in fresh} if len(fresh) != len(batch) else None
+            rest = [] if new is None else [r for r in batch if id(r) not in new]
+            in_process = self._signing_process and len(fresh) >= _PROCESS_SIGNING_MIN
+            parts = ([fresh] if in_process else _chunks(fresh, self._workers)) or [[]]
             assert self._pool is not None
-            if len(chunks) == 1:
-                self._finish_chunk(chunks[0])
-            else:
-                for chunk in chunks:
-                    self._pool.submit(self._finish_chunk, chunk)
+            offset = first
+            for i, part in enumerate(parts):
+                args = (part, offset, rest if i == 0 else [])
+                offset += len(part)
+                self._pool.submit(self._finish_chunk, *args)
 
-    def _finish_chunk(self, chunk: Sequence[_Request]) -> None:
+    def _finish_chunk(self, fresh: Sequence[_Request], first: int, rest: Sequence[_Request]) -> None:
+        """Sign the receipts of ``fresh`` (leaves ``first, first + 1, ...``) and of the exact retries in
+        ``rest``, and resolve every request of both with its receipt or its error."""
         started = time.perf_counter()
-        sign = self._signer.sign
+        receipts: list[Receipt] = []
+        if fresh:
+            hashes = [r.prepared.leaf_hash for r in fresh]  # type: ignore[union-attr]
+            times = [r.prepared.submitted_at for r in fresh]  # type: ignore[union-attr]
+            try:
+                receipts = self._sign_batch(hashes, first, times)
+            except BaseException as exc:  # noqa: BLE001 - a bug must fail these reviews, not hang their callers
+                for request in fresh:
+                    request.error = exc
+                receipts = []
         groups: dict[_Group, int] = {}
-        for request in chunk:
-            receipt: Receipt | None = None
+        if receipts:
+            group = fresh[0].group
+            if group is not None and all(r.group is group for r in fresh):  # one submit_many: the usual case
+                for request, receipt in zip(fresh, receipts, strict=True):
+                    request.receipt = receipt
+                groups[group] = len(fresh)
+            else:
+                for request, receipt in zip(fresh, receipts, strict=True):
+                    self._resolve(request, receipt, groups)
+        else:
+            for request in fresh:
+                self._resolve(request, None, groups)
+        sign = self._signer.sign
+        for request in rest:
+            retry_receipt: Receipt | None = None
             if request.error is None and request.result is not None:
                 try:
-                    receipt = sign(*request.result)
+                    retry_receipt = sign(*request.result)
                 except BaseException as exc:  # noqa: BLE001
                     request.error = exc
             elif request.error is None:
                 request.error = RuntimeError("request was not processed")
-            future = request.future
-            if future is None:
-                request.receipt = receipt
-                group = request.group
-                assert group is not None
-                groups[group] = groups.get(group, 0) + 1
-            elif receipt is not None:
-                future.set_result(receipt)
-            else:
-                assert request.error is not None
-                future.set_exception(request.error)
+            self._resolve(request, retry_receipt, groups)
         for group, count in groups.items():  # after every receipt of the chunk is in place
             group.resolved(count)
         self._count(sign_s=time.perf_counter() - started)
+
+    def _sign_batch(self, hashes: list[bytes], first: int, times: list[int]) -> list[Receipt]:
+        """The receipts of leaves ``first, ...``: in the signing process for a large batch (its C work and
+        Python wrapper then hold another interpreter's GIL, not this one's), else on this thread. A signing
+        process that died or failed is replaced, and this batch is signed here."""
+        if not self._signing_process or len(hashes) < _PROCESS_SIGNING_MIN:
+            return self._signer.sign_batch(hashes, first, times)
+        try:
+            return self._signer.sign_batch(hashes, first, times, executor=_signing_pool())
+        except (InvalidInput, MemoryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, a pickling or OS error: sign here
+            _log.warning("receipt signing process failed (%r): signing on the worker threads", exc)
+            _drop_signing_pool()
+            return self._signer.sign_batch(hashes, first, times)
+
+    @staticmethod
+    def _resolve(request: _Request, receipt: Receipt | None, groups: dict[_Group, int]) -> None:
+        """Hand ``request`` its ``receipt`` (or its error when None); submit_many groups are counted in
+        ``groups`` and released by the caller once the whole chunk is in place."""
+        future = request.future
+        if future is None:
+            request.receipt = receipt
+            group = request.group
+            assert group is not None
+            groups[group] = groups.get(group, 0) + 1
+        elif receipt is not None:
+            future.set_result(receipt)
+        else:
+            future.set_exception(request.error or RuntimeError("request was not processed"))
 
     # -- admission ------------------------------------------------------------------------------------------
 
@@ -811,19 +877,16 @@ class ReviewLogService:
             raise AttestationMismatch(field="productId", expected=_hex(product), found=_hex(att_product))
 
         salt = os.urandom(SALT_LENGTH)
-        leaf = ReviewLeaf(
-            product_id=product,
-            merchant=sub.merchant,
-            rating=rating,
-            content=content_commitment(text, salt),
-            reviewer=reviewer,
-            purchase=order,
-            submitted_at=submitted_at,
-        )
+        salted = salt + raw_text
+        # Every field was checked above (32-byte hashes, an address, rating 1..5, submitted_at within the
+        # skew of the clock and, below, of the leaf format's range): the leaf is built without re-checking.
+        leaf = _validated_leaf(product, sub.merchant.lower(), rating, hashlib.sha256(salted).digest(), reviewer,
+                               order, submitted_at)
         canonical = leaf.canonical_bytes()
         leaf_hash = hashlib.sha256(b"\x00" + canonical).digest()
-        sealed = self._vault.seal(salt + raw_text, record=leaf_hash)
-        return _Prepared(leaf, canonical, leaf_hash, sealed, text, merchant)
+        sealed = self._vault.seal(salted, record=leaf_hash)
+        return _Prepared(leaf, leaf_hash, order, submitted_at, sealed, text,
+                         (leaf_hash, canonical, order, product, merchant, reviewer, rating, submitted_at))
 
     def _submitted_at(self, value: object, now: float, purchased_at: int) -> int:
         if value is None:
@@ -842,6 +905,8 @@ class ReviewLogService:
             raise SubmittedAtOutOfRange(
                 "submitted_at", f"expected no earlier than the purchase ({purchased_at}), found {value}"
             )
+        if not 0 <= value <= MAX_SUBMITTED_AT:  # only with a clock far from now
+            raise SubmittedAtOutOfRange("submitted_at", f"expected 0 to 2**53 - 1, found {value}")
         return value
 
     def _verify_attestation(self, order: bytes, merchant: bytes, product: bytes, buyer: bytes,
@@ -853,10 +918,11 @@ class ReviewLogService:
 
     # -- the sequencer --------------------------------------------------------------------------------------
 
-    def _append(self, batch: list[_Request]) -> None:
+    def _append(self, batch: list[_Request]) -> tuple[list[_Request], int]:
         """Append the prepared requests of ``batch`` in one transaction guarded by the CAS on tree_size.
 
-        Sets ``result`` (hash, index, submitted_at to sign) or ``error`` on each request; raises (and writes
+        Returns the requests that became new leaves, in order, and the index of the first; sets ``result``
+        (the stored leaf to sign for) on exact retries and ``error`` on duplicates. Raises (and writes
         nothing) when the whole batch fails.
         """
         with self._lock:
@@ -872,13 +938,14 @@ class ReviewLogService:
                     ).scalar_one()
                     if found != old:
                         raise SequencerConflict(expected=old, found=found)
-                    fresh = self._deduplicate(conn, batch, old)
+                    prepared: list[_Prepared] = [r.prepared for r in batch]  # type: ignore[misc]
+                    fresh, prepared = self._deduplicate(conn, batch, prepared, old)
                     if fresh:
                         with self._tree_lock:
-                            self._tree.extend([r.prepared.leaf_hash for r in fresh if r.prepared])
+                            self._tree.extend([p.leaf_hash for p in prepared])
                             nodes = self._tree.nodes_since(old)
                             root = self._tree.root()
-                        self._insert(conn, fresh, old, nodes, accepted_ms)
+                        self._insert(conn, prepared, old, nodes, accepted_ms)
                         done = conn.execute(
                             sa.update(log_state)
                             .where(log_state.c.log_id == _LOG_ID, log_state.c.tree_size == old)
@@ -898,19 +965,23 @@ class ReviewLogService:
             self._committed = old + len(fresh)
             if fresh:
                 self._last_accepted_ms = accepted_ms
+            return fresh, old
 
-    def _deduplicate(self, conn: Connection, batch: list[_Request], old: int) -> list[_Request]:
-        """Split ``batch`` into the new leaves (returned, indices assigned from ``old``), exact retries (result
-        set to the existing leaf) and duplicates (error set)."""
-        purchases = [r.prepared.leaf.purchase for r in batch if r.prepared]
+    def _deduplicate(self, conn: Connection, batch: list[_Request], prepared: list[_Prepared],
+                     old: int) -> tuple[list[_Request], list[_Prepared]]:
+        """Split ``batch`` (with its ``prepared`` reviews) into the new leaves (returned, in order, with their
+        prepared reviews; their indices follow ``old``), exact retries (``result`` set to the leaf they
+        repeat) and duplicates (``error`` set)."""
+        purchases = [p.purchase for p in prepared]
         existing = self._existing(conn, purchases)
-        first: dict[bytes, _Request] = {}
+        if not existing and len(set(purchases)) == len(purchases):
+            return batch, prepared  # the usual case: every review is a new purchase
+        first: dict[bytes, tuple[_Request, int]] = {}
         fresh: list[_Request] = []
-        retries: list[tuple[_Request, _Request]] = []
-        for request in batch:
-            p = request.prepared
-            assert p is not None
-            purchase = p.leaf.purchase
+        new: list[_Prepared] = []
+        retries: list[tuple[_Request, _Request, int]] = []
+        for request, p in zip(batch, prepared, strict=True):
+            purchase = p.purchase
             prior = existing.get(purchase)
             if prior is not None:
                 if self._is_retry_of_stored(p, prior):
@@ -918,21 +989,21 @@ class ReviewLogService:
                 else:
                     request.error = DuplicateReview(purchase=purchase, leaf_index=prior.leaf_index)
                 continue
-            earlier = first.get(purchase)
-            if earlier is not None:
-                retries.append((request, earlier))
+            seen = first.get(purchase)
+            if seen is not None:
+                retries.append((request, *seen))
                 continue
-            first[purchase] = request
-            request.result = (p.leaf_hash, old + len(fresh), p.leaf.submitted_at)
+            first[purchase] = (request, old + len(fresh))
             fresh.append(request)
-        for request, earlier in retries:
-            p, e = request.prepared, earlier.prepared
-            assert p is not None and e is not None and earlier.result is not None
-            if _same_review(p.leaf, e.leaf) and p.text == e.text:
-                request.result = earlier.result
+            new.append(p)
+        for request, earlier, index in retries:
+            mine, e = request.prepared, earlier.prepared
+            assert mine is not None and e is not None
+            if _same_review(mine.leaf, e.leaf) and mine.text == e.text:
+                request.result = (e.leaf_hash, index, e.submitted_at)
             else:
-                request.error = DuplicateReview(purchase=p.leaf.purchase, leaf_index=earlier.result[1])
-        return fresh
+                request.error = DuplicateReview(purchase=mine.purchase, leaf_index=index)
+        return fresh, new
 
     def _existing(self, conn: Connection, purchases: list[bytes]) -> dict[bytes, _Existing]:
         # The probe runs for every review of every batch: plain DBAPI over the unique index on purchase
@@ -966,24 +1037,43 @@ class ReviewLogService:
         stored = self._vault.open(prior.ciphertext, record=prior.leaf_hash)
         return stored[SALT_LENGTH:] == p.text.encode("utf-8")
 
-    def _insert(self, conn: Connection, fresh: list[_Request], old: int,
+    def _insert(self, conn: Connection, prepared: list[_Prepared], old: int,
                 nodes: list[tuple[int, int, bytes]], accepted_ms: int) -> None:
-        # The hot path of every batch: plain DBAPI executemany with positional rows. SQLAlchemy Core's
-        # executemany spends about 15 us per row processing parameters, more than everything else the
-        # database does for a review (scripts/bench/reviews.py).
-        leaves: list[tuple[Any, ...]] = []
-        contents: list[tuple[Any, ...]] = []
-        for index, request in enumerate(fresh, old):
-            p = request.prepared
-            assert p is not None
-            leaf = p.leaf
-            leaves.append((index, p.leaf_hash, p.canonical, leaf.purchase, leaf.product_id, p.merchant,
-                           leaf.reviewer, leaf.rating, leaf.submitted_at, accepted_ms, _VISIBLE))
-            contents.append((index, p.sealed))
-        conn.exec_driver_sql(self._sql_leaves, leaves)
-        conn.exec_driver_sql(self._sql_content, contents)
-        if nodes:
-            conn.exec_driver_sql(self._sql_nodes, nodes)
+        # The hot path of every batch, on the one serial thread: plain DBAPI executemany (SQLAlchemy Core's
+        # executemany spends about 15 us per row processing parameters), and rows assembled by map and zip
+        # from the column tuples the pool built while preparing, so no Python bytecode runs per row here.
+        end = old + len(prepared)
+        leaves = list(map(operator.add, map(operator.add, zip(range(old, end)), [p.row for p in prepared]),
+                          itertools.repeat((accepted_ms, _VISIBLE))))
+        contents = list(zip(range(old, end), [p.sealed for p in prepared]))
+        if self._db.dialect != "sqlite":
+            conn.exec_driver_sql(self._sql_leaves, leaves)
+            conn.exec_driver_sql(self._sql_content, contents)
+            if nodes:
+                conn.exec_driver_sql(self._sql_nodes, nodes)
+            return
+        # SQLite: multi-row INSERTs, a few statements per batch instead of one step per row. sqlite3 releases
+        # the GIL around every step, and each time this thread wants it back it waits for whichever pool
+        # thread holds it: per row, that wait cost more than the insert itself (docs/review-log.md).
+        for table, columns, rows in ((log_leaves, _LEAF_COLUMNS, leaves),
+                                     (review_content, _CONTENT_COLUMNS, contents),
+                                     (log_nodes, _NODE_COLUMNS, nodes)):
+            start = 0
+            while start < len(rows):
+                count = _rows_per_statement(len(rows) - start, len(columns))
+                conn.exec_driver_sql(self._multi_row_sql(table, columns, count),
+                                     tuple(itertools.chain.from_iterable(rows[start : start + count])))
+                start += count
+
+    def _multi_row_sql(self, table: sa.Table, columns: Sequence[str], count: int) -> str:
+        """``INSERT INTO table (columns) VALUES (?, ...), ...`` for ``count`` rows (SQLite), cached."""
+        key = (table.name, count)
+        sql = self._multi_sql.get(key)
+        if sql is None:
+            row = "(" + ", ".join(["?"] * len(columns)) + ")"
+            sql = _insert_sql(table, columns, "?").partition(" VALUES ")[0] + " VALUES " + ", ".join([row] * count)
+            self._multi_sql[key] = sql
+        return sql
 
     # -- loading --------------------------------------------------------------------------------------------
 
@@ -1272,6 +1362,58 @@ class ReviewLogService:
 
 _LEAF_COLUMNS = ("leaf_index", "leaf_hash", "leaf", "purchase", "product_id", "merchant", "reviewer", "rating",
                  "submitted_at", "accepted_ms", "takedown")
+_CONTENT_COLUMNS = ("leaf_index", "ciphertext")
+_NODE_COLUMNS = ("level", "node_index", "hash")
+_PROCESS_SIGNING_MIN = 256  # smaller batches sign on the thread pool: the round trip would cost more
+_signing_lock = threading.Lock()
+_signing_executor: ProcessPoolExecutor | None = None
+
+
+def _signing_pool() -> ProcessPoolExecutor:
+    """The receipt signing process, one per interpreter, shared by its services (started on first use with
+    ``spawn``: forking a process that runs threads could copy a held lock). Each call carries its signer's
+    key, so services with different keys can share it; it exits with this interpreter."""
+    global _signing_executor
+    with _signing_lock:
+        if _signing_executor is None:
+            _signing_executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_watch_parent)
+            _signing_executor.submit(int).result()  # wait until it runs: the first batch should not
+        return _signing_executor
+
+
+def _watch_parent() -> None:
+    """In the signing process: exit as soon as the parent is gone. A parent killed outright (kill -9, or
+    the fault point's ``os._exit``) cannot shut the pool down, and the worker would otherwise wait forever on
+    a queue whose write end it holds itself (and keep the parent's stdout open)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="reviewlog-signer-watch", daemon=True).start()
+
+
+def _drop_signing_pool() -> None:
+    global _signing_executor
+    with _signing_lock:
+        broken, _signing_executor = _signing_executor, None
+    if broken is not None:
+        broken.shutdown(wait=False, cancel_futures=True)
+
+
+_SQLITE_MAX_PARAMETERS = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+
+
+def _rows_per_statement(remaining: int, columns: int) -> int:
+    """Rows for the next multi-row INSERT: the largest power of two that fits SQLite's parameter limit and
+    ``remaining`` (powers of two keep the number of distinct statements, and so of compilations, small)."""
+    fit = min(remaining, _SQLITE_MAX_PARAMETERS // columns)
+    return 1 << (fit.bit_length() - 1)
 
 
 def _insert_sql(table: sa.Table, columns: Sequence[str], mark: str) -> str:

@@ -437,3 +437,59 @@ def test_any_single_bit_flip_fails_verification(base: Receipt, field: str, bit: 
         assert isinstance(info.value, (WrongSigner, MalformedSignature))
     else:
         assert isinstance(info.value, WrongSigner)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Batches (the review log's fast path)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(
+    hashes=st.lists(st.binary(min_size=32, max_size=32), min_size=0, max_size=6),
+    first=st.integers(0, 2**64 - 7),
+    times=st.lists(st.integers(0, 2**64 - 1 - DELAY), min_size=6, max_size=6),
+)
+def test_sign_batch_is_sign_of_each_leaf(hashes: list[bytes], first: int, times: list[int]) -> None:
+    times = times[: len(hashes)]
+    batch = SIGNER.sign_batch(hashes, first, times)
+    assert batch == [SIGNER.sign(h, first + i, t) for i, (h, t) in enumerate(zip(hashes, times, strict=True))]
+    for receipt in batch:  # byte for byte the same JSON, and as valid
+        assert receipt.to_json() == SIGNER.sign(receipt.leaf_hash, receipt.leaf_index, receipt.submitted_at).to_json()
+        verify(receipt)
+
+
+def test_sign_batch_in_a_process_pool_is_the_same() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    hashes = [keccak(text=f"leaf {i}") for i in range(40)]
+    times = [1_800_000_000 + i for i in range(40)]
+    with ProcessPoolExecutor(1) as pool:
+        assert SIGNER.sign_batch(hashes, 7, times, executor=pool) == SIGNER.sign_batch(hashes, 7, times)
+
+
+def test_sign_batch_reproduces_the_happy_path_vector() -> None:
+    vector = json.loads((VECTORS / "happy-path.json").read_text())
+    expected = Receipt.from_json(vector["receipt"])
+    signer = ReceiptSigner(bytes.fromhex(vector["signer_key"].removeprefix("0x")), chain_id=expected.chain_id, review_log=expected.review_log,
+                           max_merge_delay=expected.max_merge_delay)
+    (receipt,) = signer.sign_batch([expected.leaf_hash], expected.leaf_index, [expected.submitted_at])
+    assert receipt == expected and receipt.to_json() == vector["receipt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (([LEAF, LEAF], 0, [1]), "one submitted_at per leaf hash"),
+        (([LEAF[:31]], 0, [1]), "leaf_hash must be 32 bytes"),
+        (([bytearray(LEAF)], 0, [1]), "of type bytes"),
+        (([LEAF], -1, [1]), "first_index must be from 0"),
+        (([LEAF, LEAF], 2**64 - 1, [1, 1]), "the last leaf index must be from 0"),
+        (([LEAF], 0, [True]), "submitted_at must be an int, found bool"),
+        (([LEAF], 0, [-1]), "submitted_at must be from 0"),
+        (([LEAF], 0, [2**64 - DELAY]), "submitted_at must be from 0"),
+    ],
+)
+def test_sign_batch_rejects_bad_arguments(args: tuple[Any, ...], match: str) -> None:
+    with pytest.raises(InvalidInput, match=match):
+        SIGNER.sign_batch(*args)
