@@ -72,7 +72,7 @@ from ledger.reviews import (
     MAX_SUBMITTED_AT,
     SALT_LENGTH,
     ReviewLeaf,
-    _validated_leaf,
+    _canonical_leaf_bytes,
     parse_review_leaf,
     reviewer_pseudonym,
 )
@@ -439,13 +439,16 @@ def _hex(b: bytes) -> str:
 
 @dataclass(slots=True)
 class _Prepared:
-    leaf: ReviewLeaf
     leaf_hash: bytes
     purchase: bytes
     submitted_at: int
     sealed: bytes
     text: str
     row: tuple[Any, ...]  # the log_leaves columns after leaf_index, up to submitted_at (_LEAF_COLUMNS[1:9])
+
+    def identity(self) -> tuple[Any, ...]:
+        """Purchase, product, merchant (20 bytes), reviewer and rating: what an exact retry repeats."""
+        return self.row[2:7]
 
 
 class _Group:
@@ -879,13 +882,13 @@ class ReviewLogService:
         salt = os.urandom(SALT_LENGTH)
         salted = salt + raw_text
         # Every field was checked above (32-byte hashes, an address, rating 1..5, submitted_at within the
-        # skew of the clock and, below, of the leaf format's range): the leaf is built without re-checking.
-        leaf = _validated_leaf(product, sub.merchant.lower(), rating, hashlib.sha256(salted).digest(), reviewer,
-                               order, submitted_at)
-        canonical = leaf.canonical_bytes()
+        # skew of the clock and the leaf format's range), so the canonical leaf is formatted directly: no
+        # ReviewLeaf that re-checks them, and one object less per review for the garbage collector to track.
+        canonical = _canonical_leaf_bytes(product, sub.merchant.lower(), rating, hashlib.sha256(salted).digest(),
+                                          reviewer, order, submitted_at)
         leaf_hash = hashlib.sha256(b"\x00" + canonical).digest()
         sealed = self._vault.seal(salted, record=leaf_hash)
-        return _Prepared(leaf, leaf_hash, order, submitted_at, sealed, text,
+        return _Prepared(leaf_hash, order, submitted_at, sealed, text,
                          (leaf_hash, canonical, order, product, merchant, reviewer, rating, submitted_at))
 
     def _submitted_at(self, value: object, now: float, purchased_at: int) -> int:
@@ -999,7 +1002,7 @@ class ReviewLogService:
         for request, earlier, index in retries:
             mine, e = request.prepared, earlier.prepared
             assert mine is not None and e is not None
-            if _same_review(mine.leaf, e.leaf) and mine.text == e.text:
+            if mine.identity() == e.identity() and mine.text == e.text:
                 request.result = (e.leaf_hash, index, e.submitted_at)
             else:
                 request.error = DuplicateReview(purchase=mine.purchase, leaf_index=index)
@@ -1032,7 +1035,7 @@ class ReviewLogService:
         return out
 
     def _is_retry_of_stored(self, p: _Prepared, prior: _Existing) -> bool:
-        if not _same_review(p.leaf, prior.leaf) or prior.ciphertext is None:
+        if p.identity() != _identity(prior.leaf) or prior.ciphertext is None:
             return False  # an erased review cannot be compared: treat a resubmission as a new review
         stored = self._vault.open(prior.ciphertext, record=prior.leaf_hash)
         return stored[SALT_LENGTH:] == p.text.encode("utf-8")
@@ -1422,11 +1425,10 @@ def _insert_sql(table: sa.Table, columns: Sequence[str], mark: str) -> str:
     return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
 
 
-def _same_review(a: ReviewLeaf, b: ReviewLeaf) -> bool:
-    """Same purchase, product, merchant, rating and reviewer (the text is compared by the caller)."""
-    return (a.purchase, a.product_id, a.merchant, a.rating, a.reviewer) == (
-        b.purchase, b.product_id, b.merchant, b.rating, b.reviewer
-    )
+def _identity(leaf: ReviewLeaf) -> tuple[Any, ...]:
+    """:meth:`_Prepared.identity` of a stored leaf: purchase, product, merchant (20 bytes), reviewer, rating
+    (the text is compared by the caller)."""
+    return (leaf.purchase, leaf.product_id, bytes.fromhex(leaf.merchant[2:]), leaf.reviewer, leaf.rating)
 
 
 def _takedown(code: int, ref: bytes | None, at_ms: int | None) -> Takedown | None:
