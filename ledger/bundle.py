@@ -186,15 +186,18 @@ class AccreditationAtIssue:
 
 @dataclass(frozen=True)
 class StatusAtExport:
-    """``CertificateRegistry.statusAt(id, time)`` when the bundle was made (``time``: that block's time)."""
+    """``CertificateRegistry.status(id)`` at the latest block when the bundle was made: that block's number,
+    hash and time bind the claim to the chain."""
 
     status: CertificateStatus
     issuer_accredited_at_issue: bool
+    block_number: int
+    block_hash: bytes
     time: int
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status.name.lower(), "issuerAccreditedAtIssue": self.issuer_accredited_at_issue,
-                "time": self.time}
+                "blockNumber": self.block_number, "blockHash": "0x" + self.block_hash.hex(), "time": self.time}
 
 
 @dataclass(frozen=True)
@@ -333,7 +336,8 @@ def export_certificate_bundle(certificate_id_: bytes, *, w3: Web3, manifest: Man
         anchored_by=str(args["anchoredBy"]).lower(), anchor=anchor,
         accreditation=AccreditationAtIssue(int(acc[0]), int(acc[1]), int(acc[2]), int(acc[3]), bool(acc[4]),
                                            bool(in_scope)),
-        status=StatusAtExport(CertificateStatus(int(raw_status)), bool(accredited), int(latest["timestamp"])))
+        status=StatusAtExport(CertificateStatus(int(raw_status)), bool(accredited), int(latest["number"]),
+                              bytes(latest["hash"]), int(latest["timestamp"])))
 
 
 def export_review_bundle(leaf_index: int, *, store: LeafStore, w3: Web3, manifest: Manifest,
@@ -568,7 +572,7 @@ def parse_bundle(data: bytes | bytearray | memoryview | str | Mapping[str, objec
             valid_until=_int(c["validUntil"], "certificate.validUntil", _UINT40_MAX))
         acc = _object(top["accreditation"], "accreditation",
                       ("issuerId", "validFrom", "validUntil", "compromisedAt", "suspended", "standardInScope"))
-        st = _object(top["status"], "status", ("status", "issuerAccreditedAtIssue", "time"))
+        st = _object(top["status"], "status", ("status", "issuerAccreditedAtIssue", "blockNumber", "blockHash", "time"))
         status_name = st["status"]
         if not isinstance(status_name, str):
             raise WrongBundleType(member="status.status", expected="a string", found=_type_name(status_name))
@@ -587,6 +591,8 @@ def parse_bundle(data: bytes | bytearray | memoryview | str | Mapping[str, objec
                 standard_in_scope=_bool(acc["standardInScope"], "accreditation.standardInScope")),
             status=StatusAtExport(_STATUS_NAMES[status_name],
                                   _bool(st["issuerAccreditedAtIssue"], "status.issuerAccreditedAtIssue"),
+                                  _int(st["blockNumber"], "status.blockNumber"),
+                                  _hex(st["blockHash"], "status.blockHash", 32),
                                   _int(st["time"], "status.time", _UINT40_MAX)))
     r = _object(top["review"], "review", ("leafIndex", "leaf", "leafHash"))
     cp = _object(top["checkpoint"], "checkpoint", ("index", "size", "root", "timestamp"))
@@ -718,10 +724,11 @@ def _offline_certificate(b: CertificateBundle, checks: _Checks) -> None:
                     "accreditation: expected the issuer accredited for the standard when the registry recorded "
                     f"the certificate, found {', '.join(problems)}")
     expected = _implied_status(c, st)
-    if st.time < t or st.status not in expected or st.issuer_accredited_at_issue != (
+    if st.time < t or st.block_number < b.anchor.block_number or st.status not in expected or st.issuer_accredited_at_issue != (
             st.status is not CertificateStatus.COMPROMISED):
         checks.fail(ReasonCode.BUNDLE_STATUS_INCONSISTENT,
-                    f"status: expected one of {sorted(s.name.lower() for s in expected)} at time >= {t} with "
+                    f"status: expected one of {sorted(s.name.lower() for s in expected)} at block >= "
+                    f"{b.anchor.block_number}, time >= {t}, with "
                     f"issuerAccreditedAtIssue {st.status is not CertificateStatus.COMPROMISED}, found "
                     f"{st.status.name.lower()} at {st.time} with {st.issuer_accredited_at_issue}")
 
@@ -858,12 +865,19 @@ def _online(b: Bundle, w3: Web3, checks: _Checks) -> CertificateStatus | None:
     governance = w3.eth.contract(address=Web3.to_checksum_address(b.contracts["TrustGovernance"]),
                                  abi=load("TrustGovernance").abi).functions
     st = b.status
-    found_status = registry.statusAt(b.certificate_id, st.time).call()
-    if (CertificateStatus(int(found_status[0])), bool(found_status[1])) != (st.status, st.issuer_accredited_at_issue):
+    status_block = w3.eth.get_block(st.block_number)
+    if (bytes(status_block["hash"]), int(status_block["timestamp"])) != (st.block_hash, st.time):
         checks.fail(ReasonCode.CHAIN_STATUS_MISMATCH,
-                    f"status: expected {st.status.name.lower()} (issuer accredited {st.issuer_accredited_at_issue}) "
-                    f"at {st.time}, the registry says {CertificateStatus(int(found_status[0])).name.lower()} "
-                    f"({bool(found_status[1])})")
+                    f"status: expected block {st.block_number} to be 0x{st.block_hash.hex()} at {st.time}, found "
+                    f"0x{bytes(status_block['hash']).hex()} at {int(status_block['timestamp'])}")
+    else:
+        found_status = registry.status(b.certificate_id).call(block_identifier=st.block_number)
+        found_pair = (CertificateStatus(int(found_status[0])), bool(found_status[1]))
+        if found_pair != (st.status, st.issuer_accredited_at_issue):
+            checks.fail(ReasonCode.CHAIN_STATUS_MISMATCH,
+                        f"status: expected {st.status.name.lower()} (issuer accredited "
+                        f"{st.issuer_accredited_at_issue}) at block {st.block_number}, the registry said "
+                        f"{found_pair[0].name.lower()} ({found_pair[1]})")
     issuer = Web3.to_checksum_address(b.certificate.issuer)
     acc = governance.accreditation(issuer).call(block_identifier=a.block_number)
     in_scope = governance.isInScope(issuer, b.certificate.standard).call(block_identifier=a.block_number)
