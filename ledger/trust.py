@@ -1,0 +1,559 @@
+"""The merchant trust profile: a documented, deterministic score over public, chain-anchored data only.
+
+:func:`trust_profile` reads what the indexer holds of the chain's events (certificates and spot checks,
+purchase disputes and their remedies, sanctions, review takedowns, checkpoints) and the review log's leaves,
+counts only the leaves that reproduce an anchored checkpoint's root, and returns a :class:`TrustProfile`: the
+score 0-100 beside every count it was computed from, each term's value and weight, and the formula version.
+
+The formula (docs/trust-profile.md gives it in full, with its rationale and a worked example) is a weighted
+mean of five Beta-smoothed ratios, multiplied by a standing factor and a sanction-history factor::
+
+    term   = (favourable + prior_f) / (favourable + unfavourable + prior_f + prior_u)
+    exact  = standing_factor * history_factor * sum(weight * term)          (weights sum to 100)
+    score  = floor(exact + 1/2)
+
+Everything is an exact rational (:class:`fractions.Fraction`) until that one rounding, so a re-implementation
+in any language with integers gets the identical number; ``scripts/trust_profile_plain.py`` is one, reading
+only ``eth_getLogs`` and the leaves, and the tests compare its JSON with :meth:`TrustProfile.to_json`.
+
+Only events in blocks whose time is at or before ``as_of`` count (checkpoints: their anchoring time), so a
+profile is reproducible for any past moment as well as for now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from .errors import InvalidInput
+from .indexer import CertificateStatus, HistoryEntry, Indexer
+from .merkle import MerkleTree
+from .reviews import parse_review_leaf
+
+__all__ = [
+    "FORMULA",
+    "REMEDY_PERIOD",
+    "WEIGHTS",
+    "CertificateCounts",
+    "DisputeCounts",
+    "ReviewCounts",
+    "SanctionCounts",
+    "SanctionEvent",
+    "Term",
+    "TrustInputs",
+    "TrustProfile",
+    "score",
+    "trust_profile",
+]
+
+FORMULA = "trustledger-merchant-trust/1"
+"""The formula's name and version; any change to a weight, prior, factor or rule gives a new version."""
+
+WEIGHTS: Mapping[str, int] = {
+    "certificates": 30,
+    "reviews": 30,
+    "disputeResponse": 10,
+    "disputeOutcome": 15,
+    "remedies": 15,
+}
+"""Weight of each term; they sum to 100."""
+
+PRIORS: Mapping[str, tuple[int, int]] = {
+    "certificates": (1, 1),
+    "reviews": (20, 20),  # ten pseudo-reviews of 3 stars, in quarter-star points (see ReviewCounts)
+    "disputeResponse": (1, 1),
+    "disputeOutcome": (1, 1),
+    "remedies": (1, 1),
+}
+"""(favourable, unfavourable) pseudo-observations added to each term: Laplace's rule, and for reviews a
+Bayesian average with ten 3-star pseudo-reviews."""
+
+REMEDY_PERIOD = 14 * 24 * 3600
+"""Seconds a merchant has to pay an ordered remedy, from the block in which the ruling became final; a remedy
+neither reported nor confirmed after that is unpaid."""
+
+SANCTION_POINTS: Mapping[int, int] = {0: 1, 1: 3, 2: 5}
+"""Points per sanction in the merchant's history, by ``SanctionKind``: warning 1, suspension 3, ban 5."""
+
+SANCTION_SCALE = 10
+"""History factor = SANCTION_SCALE / (SANCTION_SCALE + points)."""
+
+STANDING_FACTORS: Mapping[int, Fraction] = {0: Fraction(0), 1: Fraction(1), 2: Fraction(1, 2), 3: Fraction(0)}
+"""By ``MerchantStatus`` as of ``as_of``: never admitted 0, active 1, suspended 1/2, banned 0."""
+
+STANDING_NAMES: Mapping[int, str] = {0: "notAdmitted", 1: "active", 2: "suspended", 3: "banned"}
+SANCTION_KINDS: Mapping[int, str] = {0: "warning", 1: "suspension", 2: "ban"}
+CERTIFICATE_KINDS: tuple[str, ...] = ("certificate", "spotCheckPass", "spotCheckFail")
+STATUS_NAMES: Mapping[CertificateStatus, str] = {
+    CertificateStatus.VALID: "valid",
+    CertificateStatus.REVOKED: "revoked",
+    CertificateStatus.EXPIRED: "expired",
+    CertificateStatus.SUPERSEDED: "superseded",
+    CertificateStatus.FAILED: "failed",
+    CertificateStatus.COMPROMISED: "compromised",
+}
+
+# IDisputeRegistry.Outcome
+_REFUND, _REPLACEMENT, _PARTIAL_REFUND, _REJECTED = 1, 2, 3, 4
+_OUTCOME_NAMES: Mapping[int, str] = {_REFUND: "refund", _REPLACEMENT: "replacement",
+                                     _PARTIAL_REFUND: "partialRefund", _REJECTED: "rejected"}
+_REMEDY_OUTCOMES = (_REFUND, _REPLACEMENT, _PARTIAL_REFUND)
+
+
+# --- the formula over counts ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrustInputs:
+    """The counts the score depends on, and nothing else (:func:`score` is a pure function of these)."""
+
+    certificates_valid: int = 0
+    certificates_revoked: int = 0
+    certificates_failed: int = 0
+    stars: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    """Counted reviews with 1, 2, 3, 4 and 5 stars."""
+    responses_timely: int = 0
+    responses_missed: int = 0
+    outcomes_rejected: int = 0
+    outcomes_upheld: int = 0
+    remedies_fulfilled: int = 0
+    remedies_unpaid: int = 0
+    standing: int = 1
+    """``MerchantStatus``: 0 never admitted, 1 active, 2 suspended, 3 banned."""
+    warnings: int = 0
+    suspensions: int = 0
+    bans: int = 0
+
+    def __post_init__(self) -> None:
+        counts = [v for k, v in vars(self).items() if k not in ("stars", "standing")] + list(self.stars)
+        if len(self.stars) != 5 or any(not isinstance(v, int) or v < 0 for v in counts):
+            raise InvalidInput("trust inputs are counts: non-negative integers, five star counts")
+        if self.standing not in STANDING_FACTORS:
+            raise InvalidInput(f"standing must be 0..3, not {self.standing}")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One weighted term: ``value = (favourable + prior_favourable) / (all of them)``."""
+
+    name: str
+    weight: int
+    favourable: int
+    unfavourable: int
+    prior_favourable: int
+    prior_unfavourable: int
+
+    @property
+    def value(self) -> Fraction:
+        return Fraction(self.favourable + self.prior_favourable,
+                        self.favourable + self.unfavourable + self.prior_favourable + self.prior_unfavourable)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"weight": self.weight, "favourable": self.favourable, "unfavourable": self.unfavourable,
+                "priorFavourable": self.prior_favourable, "priorUnfavourable": self.prior_unfavourable,
+                "value": _fraction(self.value)}
+
+
+@dataclass(frozen=True)
+class Score:
+    """The terms, the two factors, the exact score and the published integer."""
+
+    terms: tuple[Term, ...]
+    standing_factor: Fraction
+    sanction_points: int
+    history_factor: Fraction
+    exact: Fraction
+    score: int
+
+
+def score(inputs: TrustInputs) -> Score:
+    """The formula of docs/trust-profile.md over ``inputs``: exact until the final round-half-up."""
+    stars = inputs.stars
+    quarter_up = sum(n * (rating - 1) for rating, n in zip(range(1, 6), stars, strict=True))
+    quarter_down = sum(n * (5 - rating) for rating, n in zip(range(1, 6), stars, strict=True))
+    observed = {
+        "certificates": (inputs.certificates_valid, inputs.certificates_revoked + inputs.certificates_failed),
+        "reviews": (quarter_up, quarter_down),
+        "disputeResponse": (inputs.responses_timely, inputs.responses_missed),
+        "disputeOutcome": (inputs.outcomes_rejected, inputs.outcomes_upheld),
+        "remedies": (inputs.remedies_fulfilled, inputs.remedies_unpaid),
+    }
+    terms = tuple(Term(name, weight, *observed[name], *PRIORS[name]) for name, weight in WEIGHTS.items())
+    standing = STANDING_FACTORS[inputs.standing]
+    points = (SANCTION_POINTS[0] * inputs.warnings + SANCTION_POINTS[1] * inputs.suspensions
+              + SANCTION_POINTS[2] * inputs.bans)
+    history = Fraction(SANCTION_SCALE, SANCTION_SCALE + points)
+    exact = standing * history * sum((t.weight * t.value for t in terms), Fraction(0))
+    return Score(terms, standing, points, history, exact, _round_half_up(exact))
+
+
+def _round_half_up(x: Fraction) -> int:
+    return (2 * x.numerator + x.denominator) // (2 * x.denominator)
+
+
+def _fraction(x: Fraction) -> str:
+    return f"{x.numerator}/{x.denominator}"
+
+
+# --- the profile ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CertificateCounts:
+    """The merchant's certificate records anchored by ``as_of``, by kind and by status at ``as_of``.
+
+    ``by_status`` covers every kind: valid (favourable), revoked and failed (unfavourable), expired,
+    superseded and compromised (neither: see docs/trust-profile.md).
+    """
+
+    by_kind: tuple[int, int, int]
+    """Certificates, passed spot checks, failed spot checks."""
+    valid: int
+    revoked: int
+    failed: int
+    expired: int
+    superseded: int
+    compromised: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"byKind": dict(zip(CERTIFICATE_KINDS, self.by_kind, strict=True)),
+                "byStatus": {"valid": self.valid, "revoked": self.revoked, "failed": self.failed,
+                             "expired": self.expired, "superseded": self.superseded,
+                             "compromised": self.compromised}}
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    """The merchant's reviews: counted per star, and the leaves left out and why.
+
+    A leaf counts only when it lies within ``verified_size``: the largest anchored checkpoint (as of
+    ``as_of``) whose root the given leaves reproduce. Excluded, for leaves that name this merchant:
+    ``beyond_checkpoint`` (at or past the latest anchored checkpoint's size), ``root_mismatch`` (covered by an
+    anchored checkpoint whose root the given leaves do not reproduce: a tampered or missing leaf at or before
+    it), ``duplicate_purchase`` (a second leaf for a purchase already reviewed), ``taken_down`` (removed by a
+    final ruling). ``malformed`` counts the given leaves, of any merchant, that the strict parser rejects.
+    """
+
+    leaves_given: int
+    anchored_size: int
+    verified_size: int
+    verified_checkpoint: int | None
+    """Index of the checkpoint the counted leaves were verified against (None: none reproduced)."""
+    stars: tuple[int, int, int, int, int]
+    beyond_checkpoint: int
+    root_mismatch: int
+    duplicate_purchase: int
+    taken_down: int
+    malformed: int
+
+    @property
+    def counted(self) -> int:
+        return sum(self.stars)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"leavesGiven": self.leaves_given, "anchoredSize": self.anchored_size,
+                "verifiedSize": self.verified_size, "verifiedCheckpoint": self.verified_checkpoint,
+                "counted": self.counted, "stars": {str(i + 1): n for i, n in enumerate(self.stars)},
+                "excluded": {"beyondCheckpoint": self.beyond_checkpoint, "rootMismatch": self.root_mismatch,
+                             "duplicatePurchase": self.duplicate_purchase, "takenDown": self.taken_down},
+                "malformed": self.malformed}
+
+
+@dataclass(frozen=True)
+class DisputeCounts:
+    """Purchase disputes against the merchant opened by ``as_of``, and where each stood at ``as_of``."""
+
+    opened: int
+    responses_timely: int
+    responses_missed: int
+    """No response and the response deadline passed (default rulings included)."""
+    responses_pending: int
+    default_rulings: int
+    final: tuple[int, int, int, int]
+    """Final outcomes: refund, replacement, partial refund, rejected."""
+    not_final: int
+    remedies_fulfilled: int
+    """Confirmed by the claimant, deemed confirmed (window passed), or ruled fulfilled."""
+    remedies_contested: int
+    remedies_unpaid: int
+    """Due (never reported, or ruled not fulfilled) more than REMEDY_PERIOD after the final ruling."""
+    remedies_pending: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"opened": self.opened,
+                "responses": {"timely": self.responses_timely, "missed": self.responses_missed,
+                              "pending": self.responses_pending, "defaultRulings": self.default_rulings},
+                "final": dict(zip(_OUTCOME_NAMES.values(), self.final, strict=True)), "notFinal": self.not_final,
+                "remedies": {"ordered": sum(self.final[:3]), "fulfilled": self.remedies_fulfilled,
+                             "contested": self.remedies_contested, "unpaid": self.remedies_unpaid,
+                             "pending": self.remedies_pending}}
+
+
+@dataclass(frozen=True)
+class SanctionEvent:
+    """One sanction or restoration of the merchant, with where it is recorded."""
+
+    event: str
+    kind: str | None
+    status: str
+    reason_code: bytes
+    ruling_ref: bytes
+    block_time: int
+    block_number: int
+    tx_hash: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "kind": self.kind, "status": self.status,
+                "reasonCode": "0x" + self.reason_code.hex(), "rulingRef": "0x" + self.ruling_ref.hex(),
+                "time": self.block_time, "block": self.block_number, "tx": "0x" + self.tx_hash.hex()}
+
+
+@dataclass(frozen=True)
+class SanctionCounts:
+    """The merchant's standing at ``as_of`` and its whole sanction history up to then."""
+
+    standing: int
+    warnings: int
+    suspensions: int
+    bans: int
+    restorations: int
+    history: tuple[SanctionEvent, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"standing": STANDING_NAMES[self.standing], "warnings": self.warnings,
+                "suspensions": self.suspensions, "bans": self.bans, "restorations": self.restorations,
+                "history": [e.to_json() for e in self.history]}
+
+
+@dataclass(frozen=True)
+class TrustProfile:
+    """A merchant's trust score with every input beside it. :meth:`to_json` is canonical and stable."""
+
+    merchant: str
+    chain_id: int
+    as_of: int
+    certificates: CertificateCounts
+    reviews: ReviewCounts
+    disputes: DisputeCounts
+    sanctions: SanctionCounts
+    inputs: TrustInputs
+    result: Score
+    formula: str = FORMULA
+
+    @property
+    def score(self) -> int:
+        """The published score, 0 to 100."""
+        return self.result.score
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "v": 1, "formula": self.formula, "merchant": self.merchant, "chainId": self.chain_id,
+            "asOf": self.as_of, "score": r.score, "scoreExact": _fraction(r.exact),
+            "terms": {t.name: t.to_json() for t in r.terms},
+            "factors": {"standing": _fraction(r.standing_factor), "sanctionPoints": r.sanction_points,
+                        "history": _fraction(r.history_factor)},
+            "certificates": self.certificates.to_json(), "reviews": self.reviews.to_json(),
+            "disputes": self.disputes.to_json(), "sanctions": self.sanctions.to_json(),
+        }
+
+    def to_json(self) -> str:
+        """RFC 8785 canonical JSON (members sorted, no whitespace; every value an ASCII string, an integer
+        below 2**53, null or a nested object/array): equal profiles give equal bytes."""
+        return canonical_json(self.as_json())
+
+
+def canonical_json(value: Any) -> str:
+    """RFC 8785 for the values a profile holds (integers below 2**53, ASCII strings, no floats)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+# --- reading the chain's record ---------------------------------------------------------------------------
+
+def trust_profile(merchant: str, *, indexer: Indexer, leaves: Sequence[bytes], as_of: int) -> TrustProfile:
+    """The trust profile of ``merchant`` as of unix time ``as_of``.
+
+    ``indexer`` must have synced past ``as_of`` (events after it are ignored; events it has not indexed
+    yet are missing). ``leaves`` are the review log's entries from index 0 on, as canonical bytes
+    (``ReviewLogService.leaves(0, n)``, or an auditor's mirror); they are checked against the anchored
+    checkpoints here, and only leaves that reproduce an anchored root are counted.
+    """
+    if not isinstance(as_of, int) or as_of < 0:
+        raise InvalidInput(f"as_of must be unix seconds, not {as_of!r}")
+    if not isinstance(merchant, str) or len(merchant) != 42 or not merchant.startswith("0x"):
+        raise InvalidInput(f"not an address: {merchant!r}")
+    try:
+        merchant = str(to_checksum_address(merchant))
+    except ValueError as exc:
+        raise InvalidInput(f"not an address: {merchant!r}") from exc
+
+    certificates = _certificates(indexer, merchant, as_of)
+    disputes = _disputes(indexer, merchant, as_of)
+    sanctions = _sanctions(indexer, merchant, as_of)
+    reviews = _reviews(indexer, merchant, leaves, as_of)
+    inputs = TrustInputs(
+        certificates_valid=certificates.valid, certificates_revoked=certificates.revoked,
+        certificates_failed=certificates.failed, stars=reviews.stars,
+        responses_timely=disputes.responses_timely, responses_missed=disputes.responses_missed,
+        outcomes_rejected=disputes.final[3], outcomes_upheld=sum(disputes.final[:3]),
+        remedies_fulfilled=disputes.remedies_fulfilled, remedies_unpaid=disputes.remedies_unpaid,
+        standing=sanctions.standing, warnings=sanctions.warnings, suspensions=sanctions.suspensions,
+        bans=sanctions.bans)
+    return TrustProfile(merchant=merchant, chain_id=indexer.manifest.chain_id, as_of=as_of,
+                        certificates=certificates, reviews=reviews, disputes=disputes, sanctions=sanctions,
+                        inputs=inputs, result=score(inputs))
+
+
+def _until(entries: Iterable[HistoryEntry], as_of: int) -> list[HistoryEntry]:
+    return [e for e in entries if e.block_time <= as_of]
+
+
+def _certificates(indexer: Indexer, merchant: str, as_of: int) -> CertificateCounts:
+    # Key compromises as declared by as_of (a later declaration is not yet known then); a later
+    # declaration only moves the time earlier, so the last one in chain order holds.
+    compromised: dict[str, int] = {}
+    for e in _until(indexer.events(contract="TrustGovernance", event="IssuerKeyCompromised"), as_of):
+        compromised[str(e.args["issuer"])] = int(e.args["compromisedAt"])
+    by_kind = [0, 0, 0]
+    by_status = dict.fromkeys(STATUS_NAMES.values(), 0)
+    for record in indexer.certificates(merchant=merchant):
+        if record.anchored_at > as_of:
+            continue
+        known = replace(record, issuer_compromised_at=compromised.get(record.issuer, 0))
+        status, _ = known.status_at(as_of)
+        by_kind[record.kind] += 1
+        by_status[STATUS_NAMES[status]] += 1
+    return CertificateCounts(by_kind=(by_kind[0], by_kind[1], by_kind[2]), **by_status)
+
+
+def _disputes(indexer: Indexer, merchant: str, as_of: int) -> DisputeCounts:
+    c: Counter[str] = Counter()
+    final = dict.fromkeys(_OUTCOME_NAMES, 0)
+    for opened in _until(indexer.events(contract="DisputeRegistry", event="PurchaseDisputeOpened"), as_of):
+        if opened.args["merchant"] != merchant:
+            continue
+        record = indexer.dispute(bytes.fromhex(str(opened.args["id"])[2:]))
+        assert record is not None, "an indexed PurchaseDisputeOpened has its dispute"
+        history = _until(record.history, as_of)
+        c["opened"] += 1
+        if any(e.event == "DisputeResponded" for e in history):
+            c["timely"] += 1
+        elif as_of > int(opened.args["responseDeadline"]):
+            c["missed"] += 1
+        else:
+            c["response_pending"] += 1
+        if any(e.event == "DisputeRuled" and e.args["byDefault"] for e in history):
+            c["default"] += 1
+        outcome, remedy, due_since, confirm_deadline = 0, "", 0, 0
+        for e in history:
+            if e.event == "DisputeFinal":
+                outcome, due_since = int(e.args["outcome"]), e.block_time
+                if outcome in _REMEDY_OUTCOMES:
+                    remedy = "due"
+            elif e.event == "RemedyReported":
+                remedy, confirm_deadline = "reported", int(e.args["confirmDeadline"])
+            elif e.event == "RemedyConfirmed":
+                remedy = "fulfilled"
+            elif e.event == "RemedyContested":
+                remedy = "contested"
+            elif e.event == "RemedyRuled":
+                remedy = "fulfilled" if e.args["fulfilled"] else "due"  # the clock keeps the final ruling's time
+        if outcome == 0:
+            c["not_final"] += 1
+            continue
+        final[outcome] += 1
+        if remedy == "reported" and as_of > confirm_deadline:
+            remedy = "fulfilled"  # deemed: the claimant can no longer contest
+        if remedy == "due":
+            remedy = "unpaid" if as_of > due_since + REMEDY_PERIOD else "pending"
+        elif remedy == "reported":
+            remedy = "pending"
+        if remedy:
+            c[{"fulfilled": "fulfilled", "contested": "contested", "unpaid": "unpaid",
+               "pending": "remedy_pending"}[remedy]] += 1
+    return DisputeCounts(
+        opened=c["opened"], responses_timely=c["timely"], responses_missed=c["missed"],
+        responses_pending=c["response_pending"], default_rulings=c["default"],
+        final=(final[_REFUND], final[_REPLACEMENT], final[_PARTIAL_REFUND], final[_REJECTED]),
+        not_final=c["not_final"], remedies_fulfilled=c["fulfilled"], remedies_contested=c["contested"],
+        remedies_unpaid=c["unpaid"], remedies_pending=c["remedy_pending"])
+
+
+_MERCHANT_EVENTS = ("MerchantAdmitted", "MerchantSanctioned", "MerchantRestored")
+
+
+def _sanctions(indexer: Indexer, merchant: str, as_of: int) -> SanctionCounts:
+    events = [e for name in _MERCHANT_EVENTS
+              for e in _until(indexer.events(contract="TrustGovernance", event=name), as_of)
+              if e.args["merchant"] == merchant]
+    events.sort(key=lambda e: (e.block_number, e.log_index))
+    standing, kinds, restorations = 0, [0, 0, 0], 0
+    history: list[SanctionEvent] = []
+    for e in events:
+        if e.event == "MerchantAdmitted":
+            standing = 1
+            continue
+        if e.event == "MerchantSanctioned":
+            kind: int | None = int(e.args["kind"])
+            standing = int(e.args["status"])
+            kinds[int(e.args["kind"])] += 1
+        else:
+            kind, standing = None, 1
+            restorations += 1
+        history.append(SanctionEvent(
+            event=e.event, kind=None if kind is None else SANCTION_KINDS[kind], status=STANDING_NAMES[standing],
+            reason_code=bytes.fromhex(str(e.args["reasonCode"])[2:]),
+            ruling_ref=bytes.fromhex(str(e.args["rulingRef"])[2:]), block_time=e.block_time,
+            block_number=e.block_number, tx_hash=e.tx_hash))
+    return SanctionCounts(standing=standing, warnings=kinds[0], suspensions=kinds[1], bans=kinds[2],
+                          restorations=restorations, history=tuple(history))
+
+
+def _reviews(indexer: Indexer, merchant: str, leaves: Sequence[bytes], as_of: int) -> ReviewCounts:
+    checkpoints = [c for c in indexer.checkpoints() if c.anchored_at <= as_of]
+    anchored_size = max((c.size for c in checkpoints), default=0)
+    tree = MerkleTree(hashlib.sha256(b"\x00" + bytes(leaf)).digest() for leaf in leaves)
+    verified_size, verified_index = 0, None
+    # the largest anchored checkpoint the given leaves reproduce (the chain proved each consistent with the
+    # one before, so every smaller checkpoint is then reproduced too)
+    for c in sorted(checkpoints, key=lambda c: (-c.size, c.index)):
+        if c.size <= len(leaves) and tree.root(c.size) == c.root:
+            verified_size, verified_index = c.size, c.index
+            break
+    taken_down = {int(e.args["leafIndex"])
+                  for e in _until(indexer.events(contract="DisputeRegistry", event="ReviewTakenDown"), as_of)}
+    lower = merchant.lower()
+    stars = [0, 0, 0, 0, 0]
+    excluded: Counter[str] = Counter()
+    purchases: set[bytes] = set()
+    for index, raw in enumerate(leaves):
+        try:
+            leaf = parse_review_leaf(bytes(raw))
+        except InvalidInput:
+            excluded["malformed"] += 1
+            continue
+        if leaf.merchant != lower:
+            continue
+        if index >= anchored_size:
+            excluded["beyond"] += 1
+        elif index >= verified_size:
+            excluded["mismatch"] += 1
+        elif leaf.purchase in purchases:
+            excluded["duplicate"] += 1
+        else:
+            purchases.add(leaf.purchase)
+            if index in taken_down:
+                excluded["taken_down"] += 1
+            else:
+                stars[leaf.rating - 1] += 1
+    return ReviewCounts(
+        leaves_given=len(leaves), anchored_size=anchored_size, verified_size=verified_size,
+        verified_checkpoint=verified_index, stars=(stars[0], stars[1], stars[2], stars[3], stars[4]),
+        beyond_checkpoint=excluded["beyond"], root_mismatch=excluded["mismatch"],
+        duplicate_purchase=excluded["duplicate"], taken_down=excluded["taken_down"],
+        malformed=excluded["malformed"])
