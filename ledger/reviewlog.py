@@ -22,7 +22,9 @@ hash) into ``review_content``.
 a queue. An intake thread takes whatever is queued (up to ``max_batch``) and prepares it on a small thread
 pool (validation, attestation recovery, canonicalisation, sealing: coincurve and AES-GCM release the GIL);
 the sequencer thread appends each prepared batch in **one** database transaction, and only after it
-committed are the receipts signed (on the pool) and handed back. A rejected review fails alone.
+committed are the receipts signed and handed back: a large batch in the receipt signing process (one per
+interpreter, spawned, so that signing holds another GIL than this one's), a small one on the pool. A rejected
+review fails alone.
 
 **The sequencer lock.** Appends hold an in-process lock, and the transaction first reads (on PostgreSQL:
 locks) the one ``log_state`` row and compares its ``tree_size`` with the size this process has sequenced,
@@ -514,7 +516,9 @@ class ReviewLogService:
     ``chain_id`` and ``governance`` say whose purchase attestations, for which deployment, admit reviews.
     ``clock`` returns unix seconds (tests pass their own). ``max_batch`` bounds one group commit;
     ``workers`` sizes the thread pool for attestation recovery, sealing and receipt signing (default: the
-    number of CPUs); ``max_clock_skew`` bounds how far ``submitted_at`` may be from the clock.
+    number of CPUs); ``max_clock_skew`` bounds how far ``submitted_at`` may be from the clock;
+    ``signing_process`` says whether batches of 256 or more are signed in the receipt signing process
+    (default: when there is more than one CPU; docs/review-log.md).
 
     Construction loads the log from ``db`` (creating its state row on first use) and raises
     :class:`LogCorrupted` when the stored tree does not reproduce the stored root. The sequencer threads
@@ -580,6 +584,7 @@ class ReviewLogService:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ready: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._pool: ThreadPoolExecutor | None = None
+        self._signing_thread: ThreadPoolExecutor | None = None  # waits on the signing process, not the pool
         self._threads: list[threading.Thread] = []
         self._state_lock = threading.Lock()
         self._started = False
@@ -604,6 +609,7 @@ class ReviewLogService:
             if self._started:
                 return
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="reviewlog-worker")
+            self._signing_thread = ThreadPoolExecutor(1, thread_name_prefix="reviewlog-signer")
             if self._signing_process:
                 try:
                     _signing_pool()  # start it now rather than in the first large batch
@@ -632,6 +638,8 @@ class ReviewLogService:
                 t.join()
             assert self._pool is not None
             self._pool.shutdown(wait=True)
+            assert self._signing_thread is not None
+            self._signing_thread.shutdown(wait=True)
 
     def __enter__(self) -> Self:
         return self
@@ -770,7 +778,11 @@ class ReviewLogService:
             for i, part in enumerate(parts):
                 args = (part, offset, rest if i == 0 else [])
                 offset += len(part)
-                self._pool.submit(self._finish_chunk, *args)
+                # A batch for the signing process is waited on by a thread of its own, so that the pool's
+                # threads keep preparing (recovering attestations) meanwhile.
+                executor = self._signing_thread if in_process else self._pool
+                assert executor is not None
+                executor.submit(self._finish_chunk, *args)
 
     def _finish_chunk(self, fresh: Sequence[_Request], first: int, rest: Sequence[_Request]) -> None:
         """Sign the receipts of ``fresh`` (leaves ``first, first + 1, ...``) and of the exact retries in
