@@ -20,6 +20,7 @@ single block, and the range grows back after each success. See docs/indexer.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -36,7 +37,7 @@ from eth_utils.crypto import keccak
 from sqlalchemy import Connection, Table
 from web3 import Web3
 from web3.exceptions import BlockNotFound, RequestTimedOut, Web3RPCError
-from web3.types import FilterParams, LogReceipt
+from web3.types import RPCEndpoint
 
 from .artifacts import CONTRACT_NAMES, load
 from .errors import InvalidInput, LedgerError
@@ -330,13 +331,19 @@ def _event_specs(name: str) -> dict[bytes, _EventSpec]:
 _INT = re.compile(r"u?int(\d*)")
 
 
+@functools.lru_cache(maxsize=65536)
+def _checksum_of(value: str) -> str:
+    """EIP-55 spelling of an address (cached: the same few issuers, merchants and parties recur)."""
+    return str(to_checksum_address(value))
+
+
 def _to_json(abi_type: str, value: Any) -> Any:
     """A decoded ABI value as JSON: addresses checksummed, bytes as 0x hex, ints wider than 53 bits as text."""
     if abi_type.endswith("]"):
         base = abi_type[: abi_type.rindex("[")]
         return [_to_json(base, v) for v in value]
     if abi_type == "address":
-        return to_checksum_address(value)
+        return _checksum_of(value)
     if abi_type.startswith("bytes"):
         return "0x" + bytes(value).hex()
     if abi_type in ("bool", "string"):
@@ -346,6 +353,68 @@ def _to_json(abi_type: str, value: Any) -> Any:
         bits = int(m.group(1) or 256)
         return int(value) if bits <= 53 else str(int(value))
     raise UndecodableLog(f"event argument of unsupported type {abi_type}")
+
+
+_NOT_STATIC: Any = object()
+_UINT = re.compile(r"uint(\d*)")
+_BYTES_N = re.compile(r"bytes(\d+)")
+
+
+def _static_word_json(abi_type: str, word: bytes) -> Any:
+    """The JSON value of one ABI word of a simple static type (address, bool, uintN, bytesN), decoded by hand
+    and strictly (padding must be zero, as eth_abi requires); ``_NOT_STATIC`` for any other type or a word
+    that is not canonical, which then goes through eth_abi (and its errors)."""
+    if abi_type == "address":
+        if word[:12] != bytes(12):
+            return _NOT_STATIC
+        return _checksum_of("0x" + word[12:].hex())
+    if abi_type == "bool":
+        if word[:31] != bytes(31) or word[31] > 1:
+            return _NOT_STATIC
+        return word[31] == 1
+    m = _UINT.fullmatch(abi_type)
+    if m:
+        bits = int(m.group(1) or 256)
+        value = int.from_bytes(word, "big")
+        if value >> bits:
+            return _NOT_STATIC
+        return value if bits <= 53 else str(value)
+    m = _BYTES_N.fullmatch(abi_type)
+    if m:
+        n = int(m.group(1))
+        if not 1 <= n <= 32 or word[n:] != bytes(32 - n):
+            return _NOT_STATIC
+        return "0x" + word[:n].hex()
+    return _NOT_STATIC
+
+
+class _RawLog:
+    """One log of a raw ``eth_getLogs`` answer (hex strings over HTTP; ints and bytes from eth-tester)."""
+
+    __slots__ = ("address", "block_hash", "block_number", "data", "log_index", "removed", "topics", "tx_hash",
+                 "tx_index")
+
+    def __init__(self, entry: Mapping[str, Any]) -> None:
+        self.address = _raw_bytes(entry["address"])
+        self.topics = [_raw_bytes(t) for t in entry["topics"]]
+        self.data = _raw_bytes(entry["data"])
+        self.block_number = _raw_int(entry["blockNumber"])
+        self.block_hash = _raw_bytes(entry["blockHash"])
+        self.tx_hash = _raw_bytes(entry["transactionHash"])
+        self.tx_index = _raw_int(entry["transactionIndex"])
+        self.log_index = _raw_int(entry["logIndex"])
+        self.removed = bool(entry.get("removed", False))
+
+
+def _raw_int(value: Any) -> int:
+    return value if isinstance(value, int) else int(str(value), 16)
+
+
+def _raw_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    text = str(value)
+    return bytes.fromhex(text[2:] if text.startswith(("0x", "0X")) else text)
 
 
 def _is_dynamic(abi_type: str) -> bool:
@@ -583,10 +652,10 @@ class Indexer:
         if row is None:
             with self._db.write() as conn:
                 if conn.execute(self._db.locked(sa.select(idx_state.c.state_id))).one_or_none() is None:
-                    conn.execute(sa.insert(idx_state).values(
-                        state_id=_STATE_ID, chain_id=self.manifest.chain_id,
-                        deploy_block=self.manifest.deploy_block, cursor_number=self.manifest.deploy_block - 1,
-                        cursor_hash=None, updated_ms=now_ms()))
+                    conn.execute(sa.insert(idx_state), {
+                        "state_id": _STATE_ID, "chain_id": self.manifest.chain_id,
+                        "deploy_block": self.manifest.deploy_block, "cursor_number": self.manifest.deploy_block - 1,
+                        "cursor_hash": None, "updated_ms": now_ms()})
             return
         if (row.chain_id, row.deploy_block) != (self.manifest.chain_id, self.manifest.deploy_block):
             raise IndexerError(f"this database indexes chain {row.chain_id} from block {row.deploy_block}, not "
@@ -629,9 +698,12 @@ class Indexer:
             raise DeploymentNotFound(
                 f"block {first} is 0x{start.hash.hex()}, the manifest's deploy block is "
                 f"0x{self.manifest.deploy_block_hash.hex()}: another chain, or one that was reset")
-        params: FilterParams = {"fromBlock": first, "toBlock": last, "address": self._addresses}
+        # straight through the request manager (its middleware included): web3's result formatters cost more
+        # than the rest of the indexing; _RawLog reads the JSON-RPC fields itself
+        params = {"fromBlock": hex(first), "toBlock": hex(last), "address": self._addresses}
         try:
-            logs = self._w3.eth.get_logs(params)
+            logs = [_RawLog(entry) for entry in
+                    self._w3.manager.request_blocking(RPCEndpoint("eth_getLogs"), [params]) or []]
         except Exception as exc:
             refused = _refusal(exc, first, last)
             if refused is None:
@@ -639,28 +711,28 @@ class Indexer:
             raise refused from exc
         headers: dict[int, _Header] = {tip.number: tip, start.number: start}
         events: list[_Event] = []
-        for log in sorted(logs, key=lambda entry: (int(entry["blockNumber"]), int(entry["logIndex"]))):
-            number = int(log["blockNumber"])
-            if log.get("removed") or not first <= number <= last:
+        for log in sorted(logs, key=lambda entry: (entry.block_number, entry.log_index)):
+            number = log.block_number
+            if log.removed or not first <= number <= last:
                 raise _Reorged
             if number not in headers or number in (first, last):
                 header = self._header(number)
                 if header is None:
                     raise _Reorged
                 headers[number] = header
-            if headers[number].hash != bytes(log["blockHash"]):
+            if headers[number].hash != log.block_hash:
                 raise _Reorged
             events.append(self._decode(log, headers[number].timestamp))
         return _Range(first, last, tip, headers, tuple(events))
 
-    def _decode(self, log: LogReceipt, block_time: int) -> _Event:
-        address = bytes.fromhex(str(log["address"])[2:])
-        topics = [bytes(t) for t in log["topics"]]
+    def _decode(self, log: _RawLog, block_time: int) -> _Event:
+        address = log.address
+        topics = log.topics
         spec = self._specs.get((address, topics[0])) if topics else None
         if spec is None:
-            raise UndecodableLog(f"log {int(log['logIndex'])} of block {int(log['blockNumber'])} from "
-                                 f"{log['address']} matches no event of its contract")
-        data = bytes(log["data"])
+            raise UndecodableLog(f"log {log.log_index} of block {log.block_number} from "
+                                 f"0x{address.hex()} matches no event of its contract")
+        data = log.data
         indexed = [(n, t) for n, t, i in spec.inputs if i]
         plain = [(n, t) for n, t, i in spec.inputs if not i]
         if len(indexed) != len(topics) - 1:
@@ -669,17 +741,28 @@ class Indexer:
         args: dict[str, Any] = {}
         for (name, abi_type), topic in zip(indexed, topics[1:], strict=True):
             # an indexed dynamic value is only its hash
-            args[name] = "0x" + topic.hex() if _is_dynamic(abi_type) else _to_json(abi_type,
-                                                                                  decode([abi_type], topic)[0])
-        try:
-            values = decode([t for _, t in plain], data)
-        except Exception as exc:
-            raise UndecodableLog(f"{spec.contract}.{spec.name}: data does not decode: {exc}") from exc
-        for (name, abi_type), value in zip(plain, values, strict=True):
-            args[name] = _to_json(abi_type, value)
-        return _Event(block_number=int(log["blockNumber"]), block_hash=bytes(log["blockHash"]),
-                      block_time=block_time, tx_hash=bytes(log["transactionHash"]),
-                      tx_index=int(log["transactionIndex"]), log_index=int(log["logIndex"]), address=address,
+            if _is_dynamic(abi_type):
+                args[name] = "0x" + topic.hex()
+            else:
+                word = _static_word_json(abi_type, topic)
+                args[name] = word if word is not _NOT_STATIC else _to_json(abi_type, decode([abi_type], topic)[0])
+        fast = len(data) == 32 * len(plain)
+        if fast:
+            words = [_static_word_json(t, data[32 * i: 32 * i + 32]) for i, (_, t) in enumerate(plain)]
+            fast = all(w is not _NOT_STATIC for w in words)
+        if fast:
+            for (name, _), word in zip(plain, words, strict=True):
+                args[name] = word
+        else:
+            try:
+                values = decode([t for _, t in plain], data)
+            except Exception as exc:
+                raise UndecodableLog(f"{spec.contract}.{spec.name}: data does not decode: {exc}") from exc
+            for (name, abi_type), value in zip(plain, values, strict=True):
+                args[name] = _to_json(abi_type, value)
+        return _Event(block_number=log.block_number, block_hash=log.block_hash,
+                      block_time=block_time, tx_hash=log.tx_hash,
+                      tx_index=log.tx_index, log_index=log.log_index, address=address,
                       contract=spec.contract, name=spec.name, args=args, topics=b"".join(topics), data=data)
 
     # -- writing -----------------------------------------------------------------------------------------
@@ -724,8 +807,10 @@ class Indexer:
             if stale or not in_order:
                 self._projector.replay(conn)  # the projections must follow block/log order: start over
             else:
+                self._projector.begin()
                 for event in new:
                     self._projector.apply(conn, event)
+                self._projector.flush(conn)
             conn.execute(sa.update(idx_state).values(cursor_number=last, cursor_hash=fetched.tip.hash,
                                                      updated_ms=now_ms()))
         return len(new)
@@ -959,8 +1044,29 @@ class _Projector:
         self._handlers: dict[str, _Handler] = {
             name.removeprefix("_on_"): cast(_Handler, getattr(type(self), name))
             for name in dir(type(self)) if name.startswith("_on_")}
+        # issuer -> issuer id, for runs of CertificateIssued only: any other event (an accreditation among
+        # them) empties it, and so does every new transaction (begin), so it never outlives what it read
+        self._issuer_ids: dict[bytes, int] = {}
+        # rows of a run of CertificateIssued events, written with one executemany per table when the run ends
+        self._new_certificates: list[dict[str, Any]] = []
+        self._new_history: list[dict[str, Any]] = []
+
+    def begin(self) -> None:
+        self._issuer_ids.clear()
+        self._new_certificates.clear()
+        self._new_history.clear()
+
+    def flush(self, conn: Connection) -> None:
+        """Write the rows held back for a run of CertificateIssued events."""
+        if self._new_certificates:
+            conn.execute(sa.insert(idx_certificates), self._new_certificates)
+            self._new_certificates = []
+        if self._new_history:
+            conn.execute(sa.insert(idx_certificate_history), self._new_history)
+            self._new_history = []
 
     def replay(self, conn: Connection) -> None:
+        self.begin()
         for table in _PROJECTION_TABLES:
             conn.execute(sa.delete(table))
         c = idx_events.c
@@ -971,10 +1077,14 @@ class _Projector:
             for row in page:
                 self.apply(conn, _Event.from_row(row))
             if len(page) < 2000:
+                self.flush(conn)
                 return
             after = (page[-1].block_number, page[-1].log_index)
 
     def apply(self, conn: Connection, e: _Event) -> None:
+        if e.name != "CertificateIssued":  # the run ends: write it before anything may read or change it
+            self.flush(conn)
+            self._issuer_ids.clear()
         handler = self._handlers.get(e.name)
         if handler is not None:
             handler(self, conn, e)
@@ -983,13 +1093,16 @@ class _Projector:
     @staticmethod
     def _set_parameter(conn: Connection, name: str, value: bytes, block: int) -> None:
         conn.execute(sa.delete(idx_parameters).where(idx_parameters.c.name == name))
-        conn.execute(sa.insert(idx_parameters).values(name=name, value=value, block_number=block))
+        conn.execute(sa.insert(idx_parameters), {"name": name, "value": value, "block_number": block})
 
     @staticmethod
     def _history(conn: Connection, table: Table, key: str, value: bytes, e: _Event) -> None:
-        conn.execute(sa.insert(table).values({key: value, "block_number": e.block_number, "log_index": e.log_index,
-                                              "block_time": e.block_time, "tx_hash": e.tx_hash, "event": e.name,
-                                              "args": _dumps(e.args)}))
+        conn.execute(sa.insert(table), _Projector._history_row(key, value, e))
+
+    @staticmethod
+    def _history_row(key: str, value: bytes, e: _Event) -> dict[str, Any]:
+        return {key: value, "block_number": e.block_number, "log_index": e.log_index, "block_time": e.block_time,
+                "tx_hash": e.tx_hash, "event": e.name, "args": _dumps(e.args)}
 
     @staticmethod
     def _update(conn: Connection, table: Table, where: Any, **values: Any) -> None:
@@ -1006,7 +1119,7 @@ class _Projector:
         window = {"valid_from": e.args["validFrom"], "valid_until": e.args["validUntil"],
                   "updated_block": e.block_number}
         if conn.execute(sa.select(a.issuer).where(a.issuer == issuer)).first() is None:
-            conn.execute(sa.insert(idx_accreditations).values(
+            conn.execute(sa.insert(idx_accreditations), dict(
                 issuer=issuer, issuer_id=e.args["issuerId"], suspended=False, compromised_at=0,
                 accredited_block=e.block_number, **window))
         else:
@@ -1017,7 +1130,7 @@ class _Projector:
         s = idx_issuer_scopes.c
         conn.execute(sa.delete(idx_issuer_scopes).where(s.issuer == issuer, s.scope == scope))
         if e.args["inScope"]:
-            conn.execute(sa.insert(idx_issuer_scopes).values(issuer=issuer, scope=scope, block_number=e.block_number))
+            conn.execute(sa.insert(idx_issuer_scopes), {"issuer": issuer, "scope": scope, "block_number": e.block_number})
 
     def _on_IssuerSuspended(self, conn: Connection, e: _Event) -> None:
         self._update(conn, idx_accreditations, idx_accreditations.c.issuer == _b(e.args["issuer"]), suspended=True,
@@ -1033,9 +1146,9 @@ class _Projector:
                      updated_block=e.block_number)
 
     def _on_MerchantAdmitted(self, conn: Connection, e: _Event) -> None:
-        conn.execute(sa.insert(idx_merchants).values(
-            merchant=_b(e.args["merchant"]), status=1, admitted_at=e.block_time,
-            licence_hash=_b(e.args["licenceHash"]), updated_block=e.block_number))
+        conn.execute(sa.insert(idx_merchants), {
+            "merchant": _b(e.args["merchant"]), "status": 1, "admitted_at": e.block_time,
+            "licence_hash": _b(e.args["licenceHash"]), "updated_block": e.block_number})
 
     def _on_MerchantSanctioned(self, conn: Connection, e: _Event) -> None:
         self._update(conn, idx_merchants, idx_merchants.c.merchant == _b(e.args["merchant"]),
@@ -1049,8 +1162,8 @@ class _Projector:
 
     def _on_ArbitratorAppointed(self, conn: Connection, e: _Event) -> None:
         count = conn.execute(sa.select(sa.func.count()).select_from(idx_arbitrators)).scalar_one()
-        conn.execute(sa.insert(idx_arbitrators).values(arbitrator=_b(e.args["arbitrator"]), position=count,
-                                                       appointed_block=e.block_number))
+        conn.execute(sa.insert(idx_arbitrators), {"arbitrator": _b(e.args["arbitrator"]), "position": count,
+                                                       "appointed_block": e.block_number})
 
     def _on_ArbitratorRemoved(self, conn: Connection, e: _Event) -> None:
         """Swap-and-pop, as governance's list does: the last arbitrator takes the removed one's place."""
@@ -1066,10 +1179,10 @@ class _Projector:
         self._set_parameter(conn, "order_signer", _b(e.args["current"]), e.block_number)
 
     def _on_ActScheduled(self, conn: Connection, e: _Event) -> None:
-        conn.execute(sa.insert(idx_acts).values(
-            act_id=int(e.args["actId"]), kind=e.args["kind"], state=_ACT_PENDING, eta=e.args["eta"],
-            time=e.args["time"], account=_b(e.args["account"]), ref=_b(e.args["ref"]),
-            reason_code=_b(e.args["reasonCode"]), scheduled_block=e.block_number, scheduled_tx=e.tx_hash))
+        conn.execute(sa.insert(idx_acts), {
+            "act_id": int(e.args["actId"]), "kind": e.args["kind"], "state": _ACT_PENDING, "eta": e.args["eta"],
+            "time": e.args["time"], "account": _b(e.args["account"]), "ref": _b(e.args["ref"]),
+            "reason_code": _b(e.args["reasonCode"]), "scheduled_block": e.block_number, "scheduled_tx": e.tx_hash})
 
     def _on_ActExecuted(self, conn: Connection, e: _Event) -> None:
         self._update(conn, idx_acts, idx_acts.c.act_id == int(e.args["actId"]), state=_ACT_EXECUTED,
@@ -1082,15 +1195,18 @@ class _Projector:
     # -- CertificateRegistry
     def _on_CertificateIssued(self, conn: Connection, e: _Event) -> None:
         cid, issuer = _b(e.args["id"]), _b(e.args["issuer"])
-        issuer_id = conn.execute(sa.select(idx_accreditations.c.issuer_id)
-                                 .where(idx_accreditations.c.issuer == issuer)).scalar()
-        conn.execute(sa.insert(idx_certificates).values(
-            certificate_id=cid, product_id=_b(e.args["productId"]), lot=_b(e.args["lot"]),
-            merchant=_b(e.args["merchant"]), issuer=issuer, issuer_id=issuer_id or 0, kind=e.args["kind"],
-            document_hash=_b(e.args["documentHash"]), standard=_b(e.args["standard"]),
-            issued_at=e.args["issuedAt"], valid_until=e.args["validUntil"], anchored_by=_b(e.args["anchoredBy"]),
-            anchored_at=e.block_time, block_number=e.block_number, tx_hash=e.tx_hash))
-        self._history(conn, idx_certificate_history, "certificate_id", cid, e)
+        issuer_id = self._issuer_ids.get(issuer)
+        if issuer_id is None:
+            issuer_id = conn.execute(sa.select(idx_accreditations.c.issuer_id)
+                                     .where(idx_accreditations.c.issuer == issuer)).scalar() or 0
+            self._issuer_ids[issuer] = issuer_id
+        self._new_certificates.append({
+            "certificate_id": cid, "product_id": _b(e.args["productId"]), "lot": _b(e.args["lot"]),
+            "merchant": _b(e.args["merchant"]), "issuer": issuer, "issuer_id": issuer_id or 0, "kind": e.args["kind"],
+            "document_hash": _b(e.args["documentHash"]), "standard": _b(e.args["standard"]),
+            "issued_at": e.args["issuedAt"], "valid_until": e.args["validUntil"], "anchored_by": _b(e.args["anchoredBy"]),
+            "anchored_at": e.block_time, "block_number": e.block_number, "tx_hash": e.tx_hash})
+        self._new_history.append(self._history_row("certificate_id", cid, e))
 
     def _on_CertificateRevoked(self, conn: Connection, e: _Event) -> None:
         cid = _b(e.args["id"])
@@ -1111,9 +1227,9 @@ class _Projector:
 
     # -- ReviewLog
     def _on_CheckpointAnchored(self, conn: Connection, e: _Event) -> None:
-        conn.execute(sa.insert(idx_checkpoints).values(
-            checkpoint_index=int(e.args["index"]), size=e.args["size"], root=_b(e.args["root"]),
-            anchored_at=e.args["timestamp"], block_number=e.block_number, tx_hash=e.tx_hash))
+        conn.execute(sa.insert(idx_checkpoints), {
+            "checkpoint_index": int(e.args["index"]), "size": e.args["size"], "root": _b(e.args["root"]),
+            "anchored_at": e.args["timestamp"], "block_number": e.block_number, "tx_hash": e.tx_hash})
 
     def _on_LogOperatorSet(self, conn: Connection, e: _Event) -> None:
         self._set_parameter(conn, "log_operator", _b(e.args["current"]), e.block_number)
@@ -1127,7 +1243,7 @@ class _Projector:
 
     def _open(self, conn: Connection, e: _Event, **values: Any) -> None:
         zero = _b(ZERO_ADDRESS)
-        conn.execute(sa.insert(idx_disputes).values(
+        conn.execute(sa.insert(idx_disputes), dict(
             dispute_id=_b(e.args["id"]), resume=0, outcome=0, round=0, by_default=False, panel=False, cursor=0,
             opened_at=e.block_time, appeal_deadline=0, remedy_deadline=0, arbitrator=zero, first_arbitrator=zero,
             remedy_amount="0", merchant=_b(e.args["merchant"]), claimant=_b(e.args["claimant"]),
@@ -1223,7 +1339,7 @@ class _Projector:
         t = idx_takedowns.c
         if conn.execute(sa.select(t.leaf_index).where(t.leaf_index == leaf)).first() is None:
             row = {"hidden_at": 0, "lapse_at": 0, "reason_code": _ZERO32, "dispute_id": _ZERO32, **values}
-            conn.execute(sa.insert(idx_takedowns).values(leaf_index=leaf, block_number=e.block_number, **row))
+            conn.execute(sa.insert(idx_takedowns), dict(leaf_index=leaf, block_number=e.block_number, **row))
         else:
             self._update(conn, idx_takedowns, t.leaf_index == leaf, block_number=e.block_number, **values)
 
