@@ -1,0 +1,336 @@
+"""The merchant trust profile (ledger/trust.py, docs/trust-profile.md).
+
+Scenario tests drive certificates, disputes, sanctions, checkpoints and takedowns on the chain, index them, and
+check the profile's counts, that a well-behaved merchant outscores a badly behaved one, and that
+``scripts/trust_profile_plain.py`` (which reads only ``eth_getLogs`` and the leaves, and imports nothing from
+``ledger``) gives the same canonical JSON byte for byte. Leaves that do not reproduce an anchored root, or lie
+beyond the latest checkpoint, are excluded and counted. Hypothesis checks the formula is bounded and monotone.
+
+Storage-backed tests run on SQLite and PostgreSQL (``database``) and on py-evm or a live node (``--chain``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_utils.crypto import keccak
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.eip712 import Certificate, certificate_id
+from ledger.indexer import Indexer
+from ledger.manifest import Manifest
+from ledger.merkle import consistency_proof_from_leaf_hashes, leaf_hash, root_from_leaf_hashes
+from ledger.reviews import ReviewLeaf
+from ledger.storage import Database
+from ledger.trust import REMEDY_PERIOD, TrustInputs, TrustProfile, score, trust_profile
+
+from ..conftest import World
+from .test_certificates import SPOT_CHECK_FAIL, SPOT_CHECK_PASS, make_cert
+from .test_disputes import APPEAL, EVIDENCE, RESPONSE, Extras, Outcome, T, _key, purchase_id
+from .test_governance import WARNING
+
+pytestmark = pytest.mark.chain
+
+ROOT = Path(__file__).resolve().parents[2]
+REASON = keccak(text="reason:trust-test")
+RULING = keccak(text="ruling:trust-test")
+PRODUCT = keccak(text="gtin:trust-test")
+
+
+def _load_plain() -> Any:
+    spec = importlib.util.spec_from_file_location("trust_profile_plain", ROOT / "scripts" / "trust_profile_plain.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+plain = _load_plain()
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def extras(_world: World) -> Iterator[Extras]:
+    """The consumer keys of test_disputes, funded for this module."""
+    snap = _world.chain.snapshot()
+    x = Extras(_key(_world.w3, "buyer"), _key(_world.w3, "buyer2"),
+               [_key(_world.w3, f"arbitrator{i}") for i in range(2, 6)], _key(_world.w3, "panel"))
+    for k in (x.buyer, x.buyer2):
+        _world.chain.fund(k.address, 10**20)
+    try:
+        yield x
+    finally:
+        _world.chain.revert(snap)
+        _world.actors.reset_nonces()
+
+
+@pytest.fixture
+def t(world: World, extras: Extras) -> Iterator[T]:
+    helper = T(world, extras)
+    try:
+        yield helper
+    finally:
+        helper.reset_nonces()
+
+
+@pytest.fixture(scope="module")
+def manifest(_world: World) -> Manifest:
+    return Manifest.from_deployment(_world.w3, _world.d)
+
+
+@pytest.fixture
+def ix(world: World, database: Database, manifest: Manifest) -> Indexer:
+    return Indexer(world.w3, database, manifest, retry_delay=0)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def review(merchant: str, rating: int, n: int, *, purchase: bytes | None = None) -> bytes:
+    return ReviewLeaf(product_id=PRODUCT, merchant=merchant, rating=rating, content=keccak(text=f"content:{n}"),
+                      reviewer=keccak(text=f"reviewer:{n}"), purchase=purchase or keccak(text=f"purchase:{n}"),
+                      submitted_at=1_718_000_000 + n).canonical_bytes()
+
+
+def anchor(t: T, leaves: Sequence[bytes], size: int, previous: int) -> int:
+    """Anchor the checkpoint of the first ``size`` leaves; returns its block time."""
+    hashes = [leaf_hash(leaf) for leaf in leaves[:size]]
+    proof = consistency_proof_from_leaf_hashes(previous, hashes) if previous else []
+    receipt = t.do(t.a.operator, t.world.d.review_log.functions.appendCheckpoint(
+        size, root_from_leaf_hashes(hashes), proof))
+    return t.time(receipt)
+
+
+def issue(t: T, c: Certificate) -> bytes:
+    t.do(t.a.issuer, t.world.d.registry.functions.issue(c.as_tuple()))
+    return certificate_id(c)
+
+
+def open_dispute(t: T, order: str, merchant: str, buyer: Any) -> bytes:
+    att, sig = t.attest(order, buyer=buyer.address, merchant=merchant)
+    t.do(buyer, t.open_call(att, sig))
+    return purchase_id(att.order_commitment)
+
+
+def profile(t: T, ix: Indexer, manifest: Manifest, merchant: str, leaves: Sequence[bytes],
+            as_of: int | None = None) -> TrustProfile:
+    """The library's profile, after checking the plain script computes the very same JSON from the raw logs."""
+    w3 = t.world.w3
+    as_of = t.now() if as_of is None else as_of
+    ix.sync()
+    lib = trust_profile(merchant, indexer=ix, leaves=leaves, as_of=as_of)
+    events = plain.fetch_events(w3, manifest.addresses, manifest.deploy_block, int(w3.eth.block_number))
+    independent = plain.to_json(plain.profile(events, merchant, list(leaves), as_of, int(w3.eth.chain_id)))
+    assert independent == lib.to_json()
+    return lib
+
+
+def doc(p: TrustProfile) -> dict[str, Any]:
+    return p.as_json()
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+
+
+def test_good_merchant_outscores_bad_one(t: T, ix: Indexer, manifest: Manifest) -> None:
+    """Valid certificates, timely responses and a paid remedy against revoked and failed certificates,
+    default rulings, unpaid remedies and a warning; both recomputed by the plain script, now and in the past."""
+    a, dr, reg = t.a, t.dr, t.world.d.registry.functions
+    w = t.world
+    good, bad = a.merchant.address, a.merchant2.address
+    for tag in ("good-1", "good-2"):
+        issue(t, make_cert(w, tag))
+    issue(t, make_cert(w, "good-pass", kind=SPOT_CHECK_PASS))
+    revoked = issue(t, make_cert(w, "bad-revoked", merchant=bad))
+    t.do(a.issuer, reg.revoke(revoked, REASON))
+    issue(t, make_cert(w, "bad-failed", merchant=bad, kind=SPOT_CHECK_FAIL))
+
+    rejected = open_dispute(t, "good-1", good, t.x.buyer)
+    refunded = open_dispute(t, "good-2", good, t.x.buyer2)
+    unpaid = [open_dispute(t, "bad-1", bad, t.x.buyer), open_dispute(t, "bad-2", bad, t.x.buyer2)]
+    for did in (rejected, refunded):
+        t.do(a.merchant, dr.respond(did, EVIDENCE, ""))
+    t.rule(rejected, Outcome.REJECTED)
+    t.rule(refunded, Outcome.REFUND)
+    t.chain.increase_time(RESPONSE + 1)
+    t.rule(unpaid[0], Outcome.REFUND)  # by default: merchant2 never answered
+    t.rule(unpaid[1], Outcome.REPLACEMENT)
+    t.chain.increase_time(APPEAL + 1)
+    for did in (rejected, refunded, *unpaid):
+        t.do(a.stranger, dr.finalize(did))
+    t.do(a.merchant, dr.reportRemedy(refunded, EVIDENCE))
+    t.do(t.x.buyer2, dr.confirmRemedy(refunded))
+    before_sanction = t.now()
+    t.do(a.governor, t.g.sanctionMerchant(bad, WARNING, REASON, RULING))
+
+    leaves = [review(good, r, i) for i, r in enumerate((5, 4, 4, 5))]
+    leaves += [review(bad, r, 10 + i) for i, r in enumerate((2, 1, 3))]
+    anchor(t, leaves, len(leaves), 0)
+    t.chain.increase_time(REMEDY_PERIOD + 1)
+
+    g, b = profile(t, ix, manifest, good, leaves), profile(t, ix, manifest, bad, leaves)
+    assert g.score > b.score
+    assert doc(g)["certificates"]["byStatus"] == {"valid": 3, "revoked": 0, "failed": 0, "expired": 0,
+                                                   "superseded": 0, "compromised": 0}
+    assert doc(b)["certificates"]["byStatus"]["revoked"] == doc(b)["certificates"]["byStatus"]["failed"] == 1
+    assert g.reviews.stars == (0, 0, 0, 2, 2) and b.reviews.stars == (1, 1, 1, 0, 0)
+    assert doc(g)["disputes"] == {
+        "opened": 2, "responses": {"timely": 2, "missed": 0, "pending": 0, "defaultRulings": 0},
+        "final": {"refund": 1, "replacement": 0, "partialRefund": 0, "rejected": 1}, "notFinal": 0,
+        "remedies": {"ordered": 1, "fulfilled": 1, "contested": 0, "unpaid": 0, "pending": 0}}
+    assert doc(b)["disputes"] == {
+        "opened": 2, "responses": {"timely": 0, "missed": 2, "pending": 0, "defaultRulings": 2},
+        "final": {"refund": 1, "replacement": 1, "partialRefund": 0, "rejected": 0}, "notFinal": 0,
+        "remedies": {"ordered": 2, "fulfilled": 0, "contested": 0, "unpaid": 2, "pending": 0}}
+    assert (b.sanctions.warnings, b.sanctions.standing, len(b.sanctions.history)) == (1, 1, 1)
+    assert b.sanctions.history[0].ruling_ref == RULING
+    for p in (g, b):  # the standing replayed from events equals the indexer's projection
+        m = ix.merchant(p.merchant)
+        assert m is not None and m.status == p.sanctions.standing
+        assert 0 <= p.score <= 100 and p.to_json() == p.to_json()
+
+    # the same merchant before the warning and before the remedy period ran out: no sanction, remedies pending
+    past = profile(t, ix, manifest, bad, leaves, as_of=before_sanction)
+    assert past.sanctions.warnings == 0 and past.disputes.remedies_unpaid == 0
+    assert past.disputes.remedies_pending == 2 and past.reviews.anchored_size == 0
+    assert past.score > b.score
+
+
+def test_unverified_leaves_are_excluded_and_counted(t: T, ix: Indexer, manifest: Manifest) -> None:
+    """A tampered leaf, a short log, leaves beyond the latest checkpoint and malformed bytes."""
+    m, other = t.a.merchant.address, t.a.merchant2.address
+    leaves = [review(other if i % 3 == 0 else m, 1 + i % 5, i) for i in range(12)]
+    mine = [i for i in range(12) if i % 3]
+    first = anchor(t, leaves, 6, 0)
+    anchor(t, leaves, 10, 6)
+
+    honest = profile(t, ix, manifest, m, leaves)
+    r = honest.reviews
+    assert (r.anchored_size, r.verified_size, r.verified_checkpoint) == (10, 10, 1)
+    assert r.counted == len([i for i in mine if i < 10]) and r.root_mismatch == 0
+    assert r.beyond_checkpoint == len([i for i in mine if i >= 10])
+
+    tampered = list(leaves)
+    tampered[8] = review(m, 5, 8)  # the same review, its rating raised
+    tampered.append(b'{"rating":5}')
+    p = profile(t, ix, manifest, m, tampered)
+    r = p.reviews
+    assert (r.verified_size, r.verified_checkpoint, r.malformed) == (6, 0, 1)
+    assert r.counted == len([i for i in mine if i < 6])
+    assert r.root_mismatch == len([i for i in mine if 6 <= i < 10])
+    assert r.beyond_checkpoint == len([i for i in mine if i >= 10])
+    assert p.score != honest.score
+
+    short = profile(t, ix, manifest, m, leaves[:8])  # the mirror holds fewer leaves than the latest checkpoint
+    assert (short.reviews.verified_size, short.reviews.root_mismatch) == (6, len([i for i in mine if 6 <= i < 8]))
+
+    early = profile(t, ix, manifest, m, leaves, as_of=first)  # before the second checkpoint was anchored
+    assert (early.reviews.anchored_size, early.reviews.verified_size) == (6, 6)
+    assert early.reviews.beyond_checkpoint == len([i for i in mine if i >= 6])
+
+
+def test_takedowns_and_duplicate_purchases_are_excluded(t: T, ix: Indexer, manifest: Manifest) -> None:
+    m = t.a.merchant.address
+    leaves = [review(m, 1, 0), review(m, 5, 1), review(m, 1, 2), review(m, 5, 3, purchase=keccak(text="purchase:1"))]
+    anchor(t, leaves, 4, 0)
+    before = profile(t, ix, manifest, m, leaves)
+    assert (before.reviews.stars, before.reviews.duplicate_purchase) == ((2, 0, 0, 0, 1), 1)
+    t.review_final(Outcome.REVIEW_REMOVED, leaf=2)  # the merchant's fake-review claim upheld: taken down
+    after = profile(t, ix, manifest, m, leaves)
+    assert (after.reviews.stars, after.reviews.taken_down, after.reviews.duplicate_purchase) == \
+        ((1, 0, 0, 0, 1), 1, 1)
+    assert after.score > before.score
+
+
+def test_unknown_merchant_scores_zero(t: T, ix: Indexer, manifest: Manifest) -> None:
+    p = profile(t, ix, manifest, t.a.stranger.address, [])
+    assert (p.score, p.sanctions.standing, doc(p)["sanctions"]["standing"]) == (0, 0, "notAdmitted")
+
+
+# ---------------------------------------------------------------------------------------------- the formula
+
+counts = st.integers(min_value=0, max_value=60)
+inputs = st.builds(
+    TrustInputs, certificates_valid=counts, certificates_revoked=counts, certificates_failed=counts,
+    stars=st.tuples(counts, counts, counts, counts, counts), responses_timely=counts, responses_missed=counts,
+    outcomes_rejected=counts, outcomes_upheld=counts, remedies_fulfilled=counts, remedies_unpaid=counts,
+    standing=st.sampled_from([0, 1, 2, 3]), warnings=st.integers(0, 5), suspensions=st.integers(0, 5),
+    bans=st.integers(0, 3))
+FAVOURABLE = ("certificates_valid", "responses_timely", "outcomes_rejected", "remedies_fulfilled")
+UNFAVOURABLE = ("certificates_revoked", "certificates_failed", "responses_missed", "outcomes_upheld",
+                "remedies_unpaid", "warnings", "suspensions", "bans")
+
+
+def bump(i: TrustInputs, field: str) -> TrustInputs:
+    return dataclasses.replace(i, **{field: getattr(i, field) + 1})
+
+
+def add_stars(i: TrustInputs, rating: int, n: int = 1) -> TrustInputs:
+    stars = list(i.stars)
+    stars[rating - 1] += n
+    return dataclasses.replace(i, stars=(stars[0], stars[1], stars[2], stars[3], stars[4]))
+
+
+@given(inputs)
+def test_score_is_bounded_and_rounded_half_up(i: TrustInputs) -> None:
+    s = score(i)
+    assert 0 <= s.exact <= 100 and 0 <= s.score <= 100
+    assert s.score - s.exact <= 0.5 < s.score - s.exact + 1  # round half up, exactly
+    assert all(0 < term.value < 1 for term in s.terms)
+
+
+@given(inputs, st.sampled_from(FAVOURABLE))
+def test_favourable_evidence_never_lowers_the_score(i: TrustInputs, field: str) -> None:
+    """Adding a valid certificate, a timely response, a rejected dispute or a fulfilled remedy."""
+    assert score(bump(i, field)).exact >= score(i).exact
+    assert score(bump(i, field)).score >= score(i).score
+
+
+@given(inputs, st.sampled_from(UNFAVOURABLE))
+def test_unfavourable_evidence_never_raises_the_score(i: TrustInputs, field: str) -> None:
+    """Adding a revoked or failed certificate, a missed response (a default ruling), an upheld dispute, an
+    unpaid remedy or a sanction."""
+    assert score(bump(i, field)).exact <= score(i).exact
+    assert score(bump(i, field)).score <= score(i).score
+
+
+@given(inputs, st.integers(1, 5))
+def test_reviews_move_the_score_their_way(i: TrustInputs, rating: int) -> None:
+    s = score(i).exact
+    assert score(add_stars(i, 5)).exact >= s >= score(add_stars(i, 1)).exact
+    if rating < 5 and i.stars[rating - 1]:  # one review rated a star higher never lowers the score
+        assert score(add_stars(add_stars(i, rating, -1), rating + 1)).exact >= s
+
+
+@given(inputs)
+def test_better_standing_never_lowers_the_score(i: TrustInputs) -> None:
+    by_standing = {st_: score(dataclasses.replace(i, standing=st_)).exact for st_ in (0, 1, 2, 3)}
+    assert by_standing[0] == by_standing[3] == 0 <= by_standing[2] <= by_standing[1]
+
+
+def test_small_samples_are_smoothed() -> None:
+    one_five = score(add_stars(TrustInputs(), 5)).terms[1].value
+    many_fours = score(add_stars(TrustInputs(), 4, 500)).terms[1].value
+    assert one_five < many_fours
+    one_valid = score(TrustInputs(certificates_valid=1)).terms[0].value
+    assert one_valid < score(TrustInputs(certificates_valid=50, certificates_revoked=1)).terms[0].value
+    assert score(TrustInputs()).score == 50  # an admitted merchant with no record yet: neutral
+
+
+def test_worked_example_of_the_documentation() -> None:
+    """docs/trust-profile.md, "Worked example": the same inputs give the numbers printed there."""
+    example = TrustInputs(certificates_valid=3, certificates_revoked=1, stars=(1, 0, 1, 4, 6),
+                          responses_timely=4, responses_missed=1, outcomes_rejected=2, outcomes_upheld=3,
+                          remedies_fulfilled=2, remedies_unpaid=1, warnings=1)
+    s = score(example)
+    assert [f"{t.value.numerator}/{t.value.denominator}" for t in s.terms] == \
+        ["2/3", "29/44", "5/7", "3/7", "3/5"]
+    assert (s.exact.numerator, s.exact.denominator, s.score) == (48005, 847, 57)
