@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound
 
 from . import merkle
 from .artifacts import CONTRACT_NAMES, load
@@ -839,19 +839,27 @@ def _online(b: Bundle, w3: Web3, checks: _Checks) -> CertificateStatus | None:
                             f"anchor.log: expected the chain's log {a.log_index} of the transaction to be the "
                             f"bundle's, found address {found_log.address}, "
                             f"topics {['0x' + t.hex() for t in found_log.topics]}, data 0x{found_log.data.hex()}")
-    block = w3.eth.get_block(a.block_number)
-    if (bytes(block["hash"]), int(block["timestamp"])) != (a.block_hash, a.block_timestamp):
+    block = _block(w3, a.block_number)
+    anchor_block_ok = block == (a.block_hash, a.block_timestamp)
+    if not anchor_block_ok:
         checks.fail(ReasonCode.CHAIN_BLOCK_MISMATCH,
                     f"anchor: expected block {a.block_number} to be 0x{a.block_hash.hex()} at {a.block_timestamp}, "
-                    f"found 0x{bytes(block['hash']).hex()} at {int(block['timestamp'])}")
+                    f"found {_show_block(block)}")
     if isinstance(b, ReviewBundle):
         log_fn = w3.eth.contract(address=Web3.to_checksum_address(b.contracts["ReviewLog"]),
                                  abi=load("ReviewLog").abi).functions
         cp = b.checkpoint
-        if not log_fn.isCheckpoint(cp.index, cp.size, cp.root).call():
+        try:
+            known = bool(log_fn.isCheckpoint(cp.index, cp.size, cp.root).call())
+            answer = "says it is not"
+        except Exception as exc:
+            if not _is_revert(exc):
+                raise
+            known, answer = False, "has no such checkpoint"  # ReviewLogUnknownCheckpoint
+        if not known:
             checks.fail(ReasonCode.CHAIN_NOT_A_CHECKPOINT,
                         f"checkpoint: expected checkpoint {cp.index} to be (size {cp.size}, root 0x{cp.root.hex()}), "
-                        "the ReviewLog says it is not")
+                        f"the ReviewLog {answer}")
         elif b.leaf_index < cp.size and not any(
                 r.code is ReasonCode.REVIEW_INCLUSION_FAILED for r in checks.failures):
             ok = log_fn.verifyInclusion(cp.index, cp.size, cp.root, b.leaf_index, b.leaf_hash,
@@ -865,11 +873,11 @@ def _online(b: Bundle, w3: Web3, checks: _Checks) -> CertificateStatus | None:
     governance = w3.eth.contract(address=Web3.to_checksum_address(b.contracts["TrustGovernance"]),
                                  abi=load("TrustGovernance").abi).functions
     st = b.status
-    status_block = w3.eth.get_block(st.block_number)
-    if (bytes(status_block["hash"]), int(status_block["timestamp"])) != (st.block_hash, st.time):
+    status_block = _block(w3, st.block_number)
+    if status_block != (st.block_hash, st.time):
         checks.fail(ReasonCode.CHAIN_STATUS_MISMATCH,
                     f"status: expected block {st.block_number} to be 0x{st.block_hash.hex()} at {st.time}, found "
-                    f"0x{bytes(status_block['hash']).hex()} at {int(status_block['timestamp'])}")
+                    f"{_show_block(status_block)}")
     else:
         found_status = registry.status(b.certificate_id).call(block_identifier=st.block_number)
         found_pair = (CertificateStatus(int(found_status[0])), bool(found_status[1]))
@@ -879,6 +887,8 @@ def _online(b: Bundle, w3: Web3, checks: _Checks) -> CertificateStatus | None:
                         f"{st.issuer_accredited_at_issue}) at block {st.block_number}, the registry said "
                         f"{found_pair[0].name.lower()} ({found_pair[1]})")
     issuer = Web3.to_checksum_address(b.certificate.issuer)
+    if not anchor_block_ok:  # the anchoring block is not the chain's: no state to read the accreditation at
+        return CertificateStatus(int(registry.status(b.certificate_id).call()[0]))
     acc = governance.accreditation(issuer).call(block_identifier=a.block_number)
     in_scope = governance.isInScope(issuer, b.certificate.standard).call(block_identifier=a.block_number)
     found_acc = AccreditationAtIssue(int(acc[0]), int(acc[1]), int(acc[2]), int(acc[3]), bool(acc[4]),
@@ -889,6 +899,25 @@ def _online(b: Bundle, w3: Web3, checks: _Checks) -> CertificateStatus | None:
                     f"says {found_acc.to_json()}")
     now = registry.status(b.certificate_id).call()
     return CertificateStatus(int(now[0]))
+
+
+def _is_revert(exc: BaseException) -> bool:
+    """Whether ``exc`` is a contract call that reverted (web3's error, or eth-tester's in-process one)."""
+    return isinstance(exc, ContractLogicError) or (
+        type(exc).__name__ == "TransactionFailed" and type(exc).__module__.startswith("eth_tester"))
+
+
+def _block(w3: Web3, number: int) -> tuple[bytes, int] | None:
+    """(hash, timestamp) of block ``number``, or None when the chain has no such block."""
+    try:
+        block = w3.eth.get_block(number)
+    except BlockNotFound:
+        return None
+    return bytes(block["hash"]), int(block["timestamp"])
+
+
+def _show_block(block: tuple[bytes, int] | None) -> str:
+    return "no such block" if block is None else f"0x{block[0].hex()} at {block[1]}"
 
 
 def verify_bundle(bundle: Bundle | bytes | bytearray | memoryview | str | Mapping[str, object],
@@ -932,16 +961,20 @@ def verify_bundle(bundle: Bundle | bytes | bytearray | memoryview | str | Mappin
     if w3 is not None:
         try:
             status_now = _online(b, w3, checks)
-        except ContractLogicError as exc:
-            checks.fail(ReasonCode.CHAIN_CODE_MISMATCH, f"a contract view reverted: {exc}")
         except Exception as exc:  # noqa: BLE001 - any provider failure means the chain could not be asked
-            unreachable = Reason(ReasonCode.CHAIN_UNREACHABLE, f"the chain did not answer: {type(exc).__name__}: {exc}")
+            if _is_revert(exc):
+                checks.fail(ReasonCode.CHAIN_CODE_MISMATCH, f"a contract view reverted: {exc}")
+            else:
+                unreachable = Reason(ReasonCode.CHAIN_UNREACHABLE,
+                                     f"the chain did not answer: {type(exc).__name__}: {exc}")
     reasons = list(checks.failures)
     a = b.anchor
     evidence = Evidence(event, Web3.to_checksum_address(contract), a.transaction_hash, a.block_number,
                         a.block_timestamp, a.log_index)
     if reasons:
         verdict = Verdict.INVALID
+        if unreachable is not None:
+            reasons.append(unreachable)
     elif unreachable is not None:
         reasons.append(unreachable)
         verdict = Verdict.UNKNOWN
