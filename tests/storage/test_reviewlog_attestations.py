@@ -28,6 +28,7 @@ from ledger.reviewlog import (
     _recover_address,
     attestation_digest,
 )
+from ledger.reviews import parse_review_leaf
 from ledger.storage import Database
 
 from .reviewlog_helpers import NOW, ORDER_SIGNER, make_service, submission
@@ -135,8 +136,9 @@ def test_rating_and_submitted_at_are_judged_exactly(offline_service: ReviewLogSe
         assert rating_ok and not time_ok
         return
     assert rating_ok and time_ok
-    assert prepared.leaf.rating == rating
-    assert prepared.leaf.submitted_at == (NOW if offset is None else NOW + offset)
+    leaf = parse_review_leaf(prepared.row[1])  # the canonical leaf the log would store, parsed strictly
+    assert leaf.rating == rating
+    assert leaf.submitted_at == prepared.submitted_at == (NOW if offset is None else NOW + offset)
 
 
 def test_digest_rejects_malformed_attestations() -> None:
