@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from ledger.trust import REMEDY_PERIOD, TrustInputs, TrustProfile, score, trust_
 
 from ..conftest import World
 from .test_certificates import SPOT_CHECK_FAIL, SPOT_CHECK_PASS, make_cert
-from .test_disputes import APPEAL, EVIDENCE, RESPONSE, Extras, Outcome, T, _key, purchase_id
+from .test_disputes import APPEAL, CONFIRM, EVIDENCE, RESPONSE, Extras, Outcome, T, _key, purchase_id
 from .test_governance import WARNING
 
 pytestmark = pytest.mark.chain
@@ -237,6 +239,52 @@ def test_unverified_leaves_are_excluded_and_counted(t: T, ix: Indexer, manifest:
     early = profile(t, ix, manifest, m, leaves, as_of=first)  # before the second checkpoint was anchored
     assert (early.reviews.anchored_size, early.reviews.verified_size) == (6, 6)
     assert early.reviews.beyond_checkpoint == len([i for i in mine if i >= 6])
+
+
+def test_every_certificate_status_and_remedy_state(t: T, ix: Indexer, manifest: Manifest,
+                                                  tmp_path: Path) -> None:
+    """Superseded, expired and compromised records count neither way; a contested remedy waits for its ruling,
+    a reported one is deemed fulfilled once the window passes, one ruled unfulfilled is unpaid after the period
+    counted from the final ruling. The plain script agrees on each; on a live node its command line too."""
+    a, dr, reg, w = t.a, t.dr, t.world.d.registry.functions, t.world
+    m = a.merchant.address
+    old, new = make_cert(w, "old"), make_cert(w, "new")
+    t.do(a.issuer, reg.supersede(issue(t, old), new.as_tuple(), REASON))
+    issue(t, make_cert(w, "short", valid_until=t.now() + 3600))
+    receipt = t.do(a.issuer2, reg.issue(make_cert(w, "compromised", issuer=a.issuer2).as_tuple()))
+    t.do(a.issuer2, t.g.declareKeyCompromised(t.time(receipt)))
+
+    dids = [open_dispute(t, f"remedy-{i}", m, buyer) for i, buyer in enumerate((t.x.buyer, t.x.buyer2))]
+    for did in dids:
+        t.do(a.merchant, dr.respond(did, EVIDENCE, ""))
+        t.rule(did, Outcome.REFUND)
+    t.chain.increase_time(APPEAL + 1)
+    for did in dids:
+        t.do(a.stranger, dr.finalize(did))
+        t.do(a.merchant, dr.reportRemedy(did, EVIDENCE))
+    t.do(t.x.buyer, dr.contestRemedy(dids[0], EVIDENCE))
+    p = profile(t, ix, manifest, m, [])
+    assert doc(p)["certificates"]["byStatus"] == {"valid": 1, "revoked": 0, "failed": 0, "expired": 1,
+                                                  "superseded": 1, "compromised": 1}
+    assert (p.disputes.remedies_contested, p.disputes.remedies_pending) == (1, 1)
+    t.do(t.arbitrator_of(dids[0]), dr.ruleOnRemedy(dids[0], False, EVIDENCE))  # not paid: due again
+    t.chain.increase_time(CONFIRM + 1)
+    p = profile(t, ix, manifest, m, [])
+    assert (p.disputes.remedies_pending, p.disputes.remedies_fulfilled) == (1, 1)  # deemed, nobody closed it
+    t.chain.increase_time(REMEDY_PERIOD - CONFIRM)
+    p = profile(t, ix, manifest, m, [])
+    assert (p.disputes.remedies_pending, p.disputes.remedies_unpaid) == (0, 1)  # 14 days since the final ruling
+
+    if t.chain.kind == "eth-tester":
+        return  # the command line needs an RPC URL
+    manifest.write(tmp_path / "deployment.json")
+    (tmp_path / "leaves.txt").write_text("")
+    as_of = t.now()
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "trust_profile_plain.py"),
+                          "--rpc", t.world.w3.provider.endpoint_uri, "--manifest", str(tmp_path / "deployment.json"),
+                          "--merchant", m, "--leaves", str(tmp_path / "leaves.txt"), "--as-of", str(as_of)],
+                         check=True, capture_output=True, text=True).stdout
+    assert out.strip() == trust_profile(m, indexer=ix, leaves=[], as_of=as_of).to_json()
 
 
 def test_takedowns_and_duplicate_purchases_are_excluded(t: T, ix: Indexer, manifest: Manifest) -> None:
