@@ -54,6 +54,7 @@ import multiprocessing.connection
 import operator
 import os
 import queue
+import sqlite3
 import threading
 import time
 import uuid
@@ -577,6 +578,7 @@ class ReviewLogService:
         self._sql_content = _insert_sql(review_content, _CONTENT_COLUMNS, mark)
         self._sql_nodes = _insert_sql(log_nodes, _NODE_COLUMNS, mark)
         self._multi_sql: dict[tuple[str, int], str] = {}
+        self._max_parameters: int | None = None  # SQLite: bound parameters per statement, read on first use
         self._mark = mark
         self._sql_probe = (f"SELECT {log_leaves.c.leaf_index.name} FROM {log_leaves.name} "
                            f"WHERE {log_leaves.c.purchase.name} IN ({{}})")
@@ -1070,12 +1072,17 @@ class ReviewLogService:
         # SQLite: multi-row INSERTs, a few statements per batch instead of one step per row. sqlite3 releases
         # the GIL around every step, and each time this thread wants it back it waits for whichever pool
         # thread holds it: per row, that wait cost more than the insert itself (docs/review-log.md).
+        if self._max_parameters is None:  # this build's limit (sqlite3 >= 3.11 reports it), once
+            raw = conn.connection.driver_connection
+            getlimit = getattr(raw, "getlimit", None)
+            self._max_parameters = (min(_SQLITE_MAX_PARAMETERS, getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+                                    if getlimit is not None else 999)
         for table, columns, rows in ((log_leaves, _LEAF_COLUMNS, leaves),
                                      (review_content, _CONTENT_COLUMNS, contents),
                                      (log_nodes, _NODE_COLUMNS, nodes)):
             start = 0
             while start < len(rows):
-                count = _rows_per_statement(len(rows) - start, len(columns))
+                count = _rows_per_statement(len(rows) - start, len(columns), self._max_parameters)
                 conn.exec_driver_sql(self._multi_row_sql(table, columns, count),
                                      tuple(itertools.chain.from_iterable(rows[start : start + count])))
                 start += count
@@ -1421,13 +1428,13 @@ def _drop_signing_pool() -> None:
         broken.shutdown(wait=False, cancel_futures=True)
 
 
-_SQLITE_MAX_PARAMETERS = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+_SQLITE_MAX_PARAMETERS = 32_766  # SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32 (999 before)
 
 
-def _rows_per_statement(remaining: int, columns: int) -> int:
-    """Rows for the next multi-row INSERT: the largest power of two that fits SQLite's parameter limit and
+def _rows_per_statement(remaining: int, columns: int, max_parameters: int) -> int:
+    """Rows for the next multi-row INSERT: the largest power of two that fits ``max_parameters`` and
     ``remaining`` (powers of two keep the number of distinct statements, and so of compilations, small)."""
-    fit = min(remaining, _SQLITE_MAX_PARAMETERS // columns)
+    fit = max(1, min(remaining, max_parameters // columns))
     return 1 << (fit.bit_length() - 1)
 
 
