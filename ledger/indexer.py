@@ -24,7 +24,7 @@ import functools
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, cast
@@ -977,6 +977,30 @@ class Indexer:
             arbitrator=_checksum(r.arbitrator), first_arbitrator=_checksum(r.first_arbitrator),
             subject=bytes(r.subject), product_id=_opt_bytes(r.product_id), category=bytes(r.category),
             history=history)
+
+    def disputes(self, *, product: bytes | None = None, merchant: str | None = None,
+                 review_leaves: Iterable[int] | None = None) -> list[DisputeRecord]:
+        """Disputes matching every filter given, each with its whole history, in opening order.
+
+        ``product``: purchase disputes about that product. ``merchant``: disputes naming that merchant (purchase
+        disputes and review challenges). ``review_leaves``: review challenges of any of those leaf indexes.
+        """
+        d = idx_disputes.c
+        conditions: list[Any] = []
+        if product is not None:
+            conditions.append(d.product_id == bytes(product))
+        if merchant is not None:
+            conditions.append(d.merchant == _address_bytes(merchant))
+        if review_leaves is not None:
+            subjects = sorted({int(i).to_bytes(32, "big") for i in review_leaves})
+            if not subjects:
+                return []
+            conditions += [d.kind == 1, d.subject.in_(subjects)]
+        with self._db.read() as conn:
+            ids = [bytes(i) for i in conn.execute(
+                sa.select(d.dispute_id).where(*conditions).order_by(d.block_number, d.dispute_id)).scalars()]
+        found = [self.dispute(i) for i in ids]
+        return [r for r in found if r is not None]
 
     def takedown(self, leaf_index: int) -> tuple[int, int, int, bytes, bytes] | None:
         """``DisputeRegistry.takedown(leafIndex)`` as indexed: (state, hiddenAt, lapseAt, reasonCode, disputeId)."""

@@ -1,0 +1,306 @@
+"""The product record (ledger/product.py, docs/product-record.md) and the indexer reads it adds.
+
+One scenario on the chain: certificates of the product that are valid, revoked after the purchase and expired
+(and one of another product); a review log whose leaves name the product or another one, two checkpoints, two
+leaves pending the next checkpoint, a duplicate purchase, a review taken down by a final ruling; a purchase
+dispute ruled and final. The record's numbers are checked against a count made here from the scenario's own
+table (not from leaf bytes), for an honest mirror and for one with a tampered leaf and a malformed one; index
+mode and chain mode give the same record.
+
+Storage-backed tests run on SQLite and PostgreSQL (``database``) and on py-evm or a live node (``--chain``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from eth_utils.crypto import keccak
+
+from ledger.eip712 import Certificate, certificate_id
+from ledger.errors import InvalidInput
+from ledger.indexer import CertificateStatus, Indexer
+from ledger.manifest import Manifest
+from ledger.merkle import consistency_proof_from_leaf_hashes, leaf_hash, root_from_leaf_hashes
+from ledger.product import ProductRecord, product_record
+from ledger.reviews import ReviewLeaf
+from ledger.storage import Database
+from ledger.trust import trust_profile
+from ledger.verify import ReasonCode, Source, Verdict
+
+from ..conftest import World
+from .test_certificates import make_cert
+from .test_disputes import EVIDENCE, PRODUCT, Extras, Outcome, T, _key
+
+pytestmark = pytest.mark.chain
+
+REASON = keccak(text="reason:product-test")
+OTHER = keccak(text="gtin:another-product")
+
+
+@pytest.fixture(scope="module")
+def extras(_world: World) -> Iterator[Extras]:
+    snap = _world.chain.snapshot()
+    x = Extras(_key(_world.w3, "buyer"), _key(_world.w3, "buyer2"),
+               [_key(_world.w3, f"arbitrator{i}") for i in range(2, 6)], _key(_world.w3, "panel"))
+    for k in (x.buyer, x.buyer2):
+        _world.chain.fund(k.address, 10**20)
+    try:
+        yield x
+    finally:
+        _world.chain.revert(snap)
+        _world.actors.reset_nonces()
+
+
+@pytest.fixture
+def t(world: World, extras: Extras) -> Iterator[T]:
+    helper = T(world, extras)
+    try:
+        yield helper
+    finally:
+        helper.reset_nonces()
+
+
+@pytest.fixture(scope="module")
+def manifest(_world: World) -> Manifest:
+    return Manifest.from_deployment(_world.w3, _world.d)
+
+
+@pytest.fixture
+def ix(world: World, database: Database, manifest: Manifest) -> Indexer:
+    return Indexer(world.w3, database, manifest, retry_delay=0)
+
+
+# ---------------------------------------------------------------------------------------------- the scenario
+
+# (merchant: "m" or "m2", product, rating, purchase number); the log's leaves in order
+LOG: tuple[tuple[str, bytes, int, int], ...] = (
+    ("m", PRODUCT, 5, 0),
+    ("m", PRODUCT, 4, 1),
+    ("m", PRODUCT, 1, 2),   # taken down by a final ruling
+    ("m", OTHER, 3, 3),
+    ("m2", PRODUCT, 4, 4),
+    ("m", PRODUCT, 5, 0),   # a second review of purchase 0
+    ("m", PRODUCT, 2, 6),   # tampered in the second mirror
+    ("m2", OTHER, 5, 7),
+    ("m", PRODUCT, 3, 8),   # pending: beyond the latest checkpoint
+    ("m2", PRODUCT, 5, 9),  # pending
+)
+CHECKPOINTS = (4, 8)
+TAKEN_DOWN = 2
+TAMPERED = 6
+
+
+def leaf(t: T, i: int, rating: int | None = None) -> bytes:
+    who, product, stars, purchase = LOG[i]
+    merchant = t.a.merchant.address if who == "m" else t.a.merchant2.address
+    return ReviewLeaf(product_id=product, merchant=merchant, rating=rating or stars,
+                      content=keccak(text=f"content:{i}"), reviewer=keccak(text=f"reviewer:{i}"),
+                      purchase=keccak(text=f"purchase:{purchase}"), submitted_at=1_718_000_000 + i).canonical_bytes()
+
+
+def anchor(t: T, leaves: Sequence[bytes], size: int, previous: int) -> None:
+    hashes = [leaf_hash(b) for b in leaves[:size]]
+    proof = consistency_proof_from_leaf_hashes(previous, hashes) if previous else []
+    t.do(t.a.operator, t.world.d.review_log.functions.appendCheckpoint(size, root_from_leaf_hashes(hashes), proof))
+
+
+def expected_reviews(verified: int, anchored: int) -> dict[str, Any]:
+    """The review statistics counted straight from LOG: the plain rule of docs/product-record.md."""
+    stars = [0] * 5
+    pending = mismatch = duplicate = down = 0
+    seen: set[int] = set()
+    for i, (_, product, rating, purchase) in enumerate(LOG):
+        if product != PRODUCT:
+            continue
+        if i >= anchored:
+            pending += 1
+        elif i >= verified:
+            mismatch += 1
+        elif purchase in seen:
+            duplicate += 1
+        else:
+            seen.add(purchase)
+            if i == TAKEN_DOWN:
+                down += 1
+            else:
+                stars[rating - 1] += 1
+    total = sum(stars)
+    mean = Fraction(sum((r + 1) * n for r, n in enumerate(stars)), total) if total else None
+    return {"stars": tuple(stars), "pending": pending, "mismatch": mismatch, "duplicate": duplicate,
+            "down": down, "mean": mean}
+
+
+@dataclasses.dataclass
+class Scenario:
+    ids: dict[str, bytes]
+    purchased_at: int
+    dispute: bytes
+    challenge: bytes
+    leaves: list[bytes]
+    before_revocation: int
+
+
+def build(t: T) -> Scenario:
+    a, reg, w = t.a, t.world.d.registry.functions, t.world
+
+    def cert(tag: str, **kw: Any) -> Certificate:
+        return dataclasses.replace(make_cert(w, tag, **kw), product_id=PRODUCT)
+
+    records = {"valid": cert("valid"), "revoked": cert("revoked", merchant=a.merchant2.address),
+               "expired": cert("expired", valid_until=t.now() + 3600),
+               "other": make_cert(w, "another-product")}
+    for c in records.values():
+        t.do(a.issuer, reg.issue(c.as_tuple()))
+    ids = {k: certificate_id(c) for k, c in records.items()}
+    t.chain.increase_time(60)  # a live node may stamp the next block with its parent's time
+    purchased_at = t.now()
+    t.chain.increase_time(60)
+    before_revocation = t.now()
+    t.chain.increase_time(60)
+    t.do(a.issuer, reg.revoke(ids["revoked"], REASON))
+
+    leaves = [leaf(t, i) for i in range(len(LOG))]
+    anchor(t, leaves, CHECKPOINTS[0], 0)
+    t.chain.increase_time(60)
+    anchor(t, leaves, CHECKPOINTS[1], CHECKPOINTS[0])
+
+    dispute, _ = t.open("product-order-1")
+    t.do(a.merchant, t.dr.respond(dispute, EVIDENCE, ""))
+    t.rule(dispute, Outcome.REFUND)
+    challenge, _ = t.review_final(Outcome.REVIEW_REMOVED, leaf=TAKEN_DOWN)
+    t.do(a.stranger, t.dr.finalize(dispute))  # its appeal window ran out with the challenge's
+    t.chain.increase_time(7200)  # the short-lived certificate expires
+    return Scenario(ids, purchased_at, dispute, challenge, leaves, before_revocation)
+
+
+def without_source(r: ProductRecord) -> dict[str, Any]:
+    doc = r.as_json()
+    del doc["source"]
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------- tests
+
+
+def test_product_record_counts_and_modes_agree(t: T, ix: Indexer) -> None:
+    s = build(t)
+    ix.sync()
+    as_of = t.now()
+    a = t.a
+    rec = product_record(PRODUCT, indexer=ix, leaves=s.leaves, as_of=as_of, purchased_at=s.purchased_at)
+
+    # certificates: every one of the product, none of the other; status now and at the purchase
+    by_id = {c.certificate_id: c for c in rec.certificates}
+    assert set(by_id) == {s.ids["valid"], s.ids["revoked"], s.ids["expired"]}
+    now = {k: by_id[s.ids[k]].status for k in ("valid", "revoked", "expired")}
+    assert now == {"valid": CertificateStatus.VALID, "revoked": CertificateStatus.REVOKED,
+                   "expired": CertificateStatus.EXPIRED}
+    for c in rec.certificates:
+        assert c.at_purchase is not None and c.at_purchase.verdict is Verdict.VALID, c.at_purchase
+        assert c.now.issuer_accredited_at_issue
+        assert c.accreditation is not None and c.accreditation.standard_in_scope
+        assert not c.accreditation.suspended and c.accreditation.compromised_at == 0
+        assert c.now.evidence[0].event == "CertificateIssued"
+    assert [e.event for e in by_id[s.ids["revoked"]].now.evidence] == ["CertificateIssued", "CertificateRevoked"]
+    assert ReasonCode.CERTIFICATE_REVOKED in by_id[s.ids["revoked"]].now.codes
+    # the accreditation replayed from events is the chain's (unchanged since the world was deployed)
+    accreditation = by_id[s.ids["valid"]].accreditation
+    assert accreditation is not None
+    assert (accreditation.issuer_id, accreditation.valid_from, accreditation.valid_until,
+            accreditation.compromised_at, accreditation.suspended) == tuple(t.g.accreditation(a.issuer.address).call())
+    doc = rec.as_json()
+    assert doc["certificatesByStatus"] == {"valid": 1, "revoked": 1, "expired": 1}
+
+    # reviews, against the independent count
+    r = rec.reviews
+    want = expected_reviews(verified=CHECKPOINTS[1], anchored=CHECKPOINTS[1])
+    assert (r.stars, r.pending, r.root_mismatch, r.duplicate_purchase, r.taken_down, r.mean) == (
+        want["stars"], want["pending"], want["mismatch"], want["duplicate"], want["down"], want["mean"])
+    assert r.stars == (0, 1, 0, 2, 1) and r.mean == Fraction(15, 4) and r.malformed == 0
+    assert doc["reviews"]["mean"] == "15/4"
+    assert (r.anchored_size, r.verified_size, r.leaves_of_product) == (8, 8, 8)
+    assert r.checkpoint is not None and (r.checkpoint.index, r.checkpoint.size) == (1, 8)
+    assert [(tb.leaf_index, tb.dispute_id) for tb in r.tombstones] == [(TAKEN_DOWN, s.challenge)]
+
+    # disputes: the purchase dispute and the challenge of the product's review, with their outcomes
+    disputes = {d.dispute_id: d for d in rec.disputes}
+    assert set(disputes) == {s.dispute, s.challenge}
+    purchase, challenge = disputes[s.dispute], disputes[s.challenge]
+    assert (purchase.kind, purchase.responded, purchase.ruling, purchase.outcome, purchase.remedy,
+            purchase.merchant) == ("purchase", True, "refund", "refund", "due", a.merchant.address)
+    assert (challenge.kind, challenge.leaf_index, challenge.outcome) == ("reviewChallenge", TAKEN_DOWN,
+                                                                         "reviewRemoved")
+    assert purchase.history[0].event == "PurchaseDisputeOpened"
+
+    # the merchants selling it, each with the library's own trust profile
+    assert [m.merchant for m in rec.merchants] == sorted([a.merchant.address, a.merchant2.address])
+    for m in rec.merchants:
+        assert m == trust_profile(m.merchant, indexer=ix, leaves=s.leaves, as_of=as_of)
+
+    # stable JSON
+    assert rec.to_json() == product_record(PRODUCT, indexer=ix, leaves=s.leaves, as_of=as_of,
+                                           purchased_at=s.purchased_at).to_json()
+    assert json.loads(rec.to_json()) == json.loads(json.dumps(doc))
+
+    # chain mode: certificates and checkpoints re-read from the contracts, the same record
+    by_chain = product_record(PRODUCT, indexer=ix, leaves=s.leaves, as_of=as_of, purchased_at=s.purchased_at,
+                              source=Source.CHAIN, w3=t.world.w3)
+    assert by_chain.source is Source.CHAIN
+    assert without_source(by_chain) == without_source(rec)
+
+
+def test_tampered_and_malformed_leaves_are_excluded(t: T, ix: Indexer) -> None:
+    s = build(t)
+    ix.sync()
+    as_of = t.now()
+    mirror = list(s.leaves)
+    mirror[TAMPERED] = leaf(t, TAMPERED, rating=5)  # the same review, its rating raised
+    mirror.append(b'{"productId":"0x' + PRODUCT.hex().encode() + b'","rating":5}')
+    for source in (Source.INDEX, Source.CHAIN):
+        r = product_record(PRODUCT, indexer=ix, leaves=mirror, as_of=as_of, source=source, w3=t.world.w3).reviews
+        want = expected_reviews(verified=CHECKPOINTS[0], anchored=CHECKPOINTS[1])
+        assert (r.stars, r.pending, r.root_mismatch, r.duplicate_purchase, r.taken_down, r.mean) == (
+            want["stars"], want["pending"], want["mismatch"], want["duplicate"], want["down"], want["mean"])
+        assert (r.verified_size, r.malformed, r.root_mismatch) == (4, 1, 3)
+        assert r.checkpoint is not None and r.checkpoint.index == 0
+
+
+def test_a_past_moment_and_an_unknown_product(t: T, ix: Indexer) -> None:
+    s = build(t)
+    ix.sync()
+    past = product_record(PRODUCT, indexer=ix, leaves=s.leaves, as_of=s.before_revocation)
+    assert {c.status for c in past.certificates} == {CertificateStatus.VALID}
+    assert past.disputes == () and past.reviews.anchored_size == 0
+    assert past.reviews.pending == 8 and past.reviews.counted == 0 and past.reviews.mean is None
+    nothing = product_record(keccak(text="gtin:nothing"), indexer=ix, leaves=s.leaves, as_of=t.now())
+    assert (nothing.certificates, nothing.disputes, nothing.merchants, nothing.reviews.leaves_of_product) == \
+        ((), (), (), 0)
+    with pytest.raises(InvalidInput):
+        product_record(b"short", indexer=ix, leaves=[])
+    with pytest.raises(InvalidInput):
+        product_record(PRODUCT, indexer=ix, leaves=[], source=Source.CHAIN)
+
+
+def test_indexer_disputes_by_product_merchant_and_review_leaves(t: T, ix: Indexer) -> None:
+    s = build(t)
+    ix.sync()
+    a = t.a
+
+    def ids(**kw: Any) -> list[bytes]:
+        return [d.dispute_id for d in ix.disputes(**kw)]
+
+    assert ids(product=PRODUCT) == [s.dispute]
+    assert ids(product=OTHER) == []
+    assert ids(review_leaves=[TAKEN_DOWN, 7]) == [s.challenge]
+    assert ids(review_leaves=[3]) == ids(review_leaves=[]) == []
+    assert ids(merchant=a.merchant.address) == [s.dispute, s.challenge]  # in opening order
+    assert ids(merchant=a.merchant2.address) == []
+    assert ids(product=PRODUCT, merchant=a.merchant2.address) == []
+    assert ids() == [s.dispute, s.challenge]
+    found = ix.disputes(product=PRODUCT)[0]
+    assert found == ix.dispute(s.dispute)
