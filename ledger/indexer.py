@@ -929,6 +929,15 @@ class Indexer:
             (c.lot == (lot or b""), lot is not None)) if given]
         return self._certificates(*conditions)
 
+    def certificate_ids(self, *, product: bytes) -> list[tuple[int, int, bytes]]:
+        """(anchoring block, block time, id) of every certificate of ``product``, in anchoring order; no
+        history is read (:meth:`certificates` for the records)."""
+        c = idx_certificates.c
+        with self._db.read() as conn:
+            return [(int(r.block_number), int(r.anchored_at), bytes(r.certificate_id)) for r in conn.execute(
+                sa.select(c.block_number, c.anchored_at, c.certificate_id).where(c.product_id == bytes(product))
+                .order_by(c.block_number, c.certificate_id))]
+
     def _certificates(self, *conditions: Any) -> list[CertificateRecord]:
         c = idx_certificates.c
         q = (sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from hashlib import sha256
 from typing import Any
 
 from eth_utils.address import to_checksum_address
@@ -323,10 +324,10 @@ def _certificates(pid: bytes, indexer: Indexer, chain: _Chain | None, source: So
                  if ev.block_time <= as_of]
         found.sort()  # the index's order: anchoring block, then id
     else:
-        found = [(r.block_number, r.certificate_id) for r in indexer.certificates(product=pid)
-                 if r.anchored_at <= as_of]
-    governance = None if chain is not None else [
-        e for name in _GOVERNANCE_ISSUER_EVENTS for e in indexer.events(contract="TrustGovernance", event=name)]
+        found = [(block, cid) for block, anchored_at, cid in indexer.certificate_ids(product=pid)
+                 if anchored_at <= as_of]
+    governance = None if chain is not None or not found else [
+        e for e in indexer.events(contract="TrustGovernance") if e.event in _GOVERNANCE_ISSUER_EVENTS]
     out = []
     for block, cid in found:
         kw: dict[str, Any] = {"source": source, "indexer": indexer,
@@ -397,13 +398,13 @@ def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Sequenc
     # not canonical and the strict parser would reject it, so it is no review of this product either.
     needle = b'"productId":"0x' + pid.hex().encode() + b'"'
     mine = [i for i, raw in enumerate(leaves) if needle in raw]
-    tree = merkle.MerkleTree(merkle.leaf_hash(bytes(raw)) for raw in leaves[:anchored_size])
+    hashes = [merkle.leaf_hash(bytes(raw)) for raw in leaves[:anchored_size]]
     verified: CheckpointRef | None = None
     reasons: list[Reason] = []
     # the largest anchored checkpoint the given leaves reproduce (each checkpoint was proved consistent with
     # the one before when anchored, so every smaller one is reproduced too)
     for c in sorted(checkpoints, key=lambda c: (-c.size, c.index)):
-        if c.size <= tree.size and tree.root(c.size) == c.root:
+        if c.size <= len(hashes) and _root(hashes[:c.size]) == c.root:
             verified = c
             break
     if verified is not None and chain is not None and not chain.contract("ReviewLog").functions.isCheckpoint(
@@ -447,6 +448,22 @@ def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Sequenc
         taken_down=counts["taken_down"], malformed=counts["malformed"], tombstones=tuple(tombstones),
         reasons=tuple(reasons))
     return _Reviews(result, tuple(mine)), merchants
+
+
+def _root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) of RFC 6962 for n >= 1, level by level: pair neighbours, carry an odd last node up unchanged.
+
+    The same root as :func:`ledger.merkle.root_from_leaf_hashes` (RFC 6962's split at the largest power of two
+    below n gives exactly this left-balanced tree; ``tests/chain/test_product.py`` checks them equal), without
+    its recursion: the record hashes every anchored leaf on each call, and this is its hot loop.
+    """
+    level = list(leaf_hashes)
+    while len(level) > 1:
+        paired = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 def _takedowns(indexer: Indexer, as_of: int) -> dict[int, Tombstone]:

@@ -304,3 +304,23 @@ def test_indexer_disputes_by_product_merchant_and_review_leaves(t: T, ix: Indexe
     assert ids() == [s.dispute, s.challenge]
     found = ix.disputes(product=PRODUCT)[0]
     assert found == ix.dispute(s.dispute)
+
+
+def test_root_level_by_level_is_rfc_6962() -> None:
+    from ledger.merkle import root_from_leaf_hashes
+    from ledger.product import _root
+
+    hashes = [leaf_hash(b"leaf %d" % i) for i in range(130)]
+    for n in range(1, 131):
+        assert _root(hashes[:n]) == root_from_leaf_hashes(hashes[:n]), n
+
+
+def test_indexer_certificate_ids(t: T, ix: Indexer) -> None:
+    s = build(t)
+    ix.sync()
+    ids = ix.certificate_ids(product=PRODUCT)
+    assert [cid for _, _, cid in ids] == [c.certificate_id for c in ix.certificates(product=PRODUCT)]
+    assert {cid for _, _, cid in ids} == {s.ids["valid"], s.ids["revoked"], s.ids["expired"]}
+    assert all(ix.certificate(cid).block_number == block for block, _, cid in ids)  # type: ignore[union-attr]
+    assert [cid for _, _, cid in ix.certificate_ids(product=OTHER)] == [s.ids["other"]]
+    assert ix.certificate_ids(product=keccak(text="gtin:nothing")) == []
