@@ -1,0 +1,347 @@
+#!/usr/bin/env python
+"""Verification latency per kind on a populated index, on SQLite and PostgreSQL.
+
+    python scripts/bench/verify.py [--chain anvil|hardhat] [--certificates 3000] [--reviews 3000]
+                                   [--samples 300] [--json] [--no-write]
+
+On a live local node (Anvil by default), deploys TrustLedger, accredits an issuer, admits ten merchants, issues
+``--certificates`` certificates with ``issueBatch`` (three per product, each product sold by one merchant; every
+eleventh revoked, every thirteenth short-lived and expired by the time of measuring), and builds a review log of
+``--reviews`` leaves (about three per product) anchored by four checkpoints, the last one leaving 200 leaves
+pending. Then, for each database, a fresh ``Indexer`` catches up, and each kind is timed over ``--samples``
+samples drawn with a fixed seed (wall time of the one call, ``time.perf_counter``):
+
+* ``product_record`` from the index, with the merchants' trust profiles computed in the call, and with them
+  passed in (``profiles=``, as a server caching one profile per merchant would);
+* ``verify_certificate`` and ``verify_review`` from the index and from the chain;
+* ``verify_bundle`` of certificate and review bundles (exported beforehand), offline and online.
+
+``--json`` prints one JSON object on the last line; unless ``--no-write``, the section between
+``<!-- verify:begin -->`` and ``<!-- verify:end -->`` of BENCHMARKS.md is replaced (appended when absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import sqlalchemy as sa
+from eth_account import Account
+from eth_utils.crypto import keccak
+
+from ledger.bundle import dumps_bundle, export_certificate_bundle, export_review_bundle, verify_bundle
+from ledger.chain import Transactor
+from ledger.deploy import deploy
+from ledger.eip712 import Certificate, certificate_id
+from ledger.indexer import Indexer
+from ledger.manifest import Manifest
+from ledger.merkle import MerkleTree, leaf_hash
+from ledger.product import product_record
+from ledger.reviews import ReviewLeaf
+from ledger.storage import Database
+from ledger.trust import trust_profile
+from ledger.verify import LeafList, Source, Verdict, verify_certificate, verify_review
+from tests import devchain
+
+BENCHMARKS = REPO / "BENCHMARKS.md"
+BEGIN, END = "<!-- verify:begin -->", "<!-- verify:end -->"
+PG_URL = os.environ.get("TRUSTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BATCH = 100
+PER_PRODUCT = 3
+MERCHANTS = 10
+PENDING = 200
+STANDARD = keccak(text="std:GB/T 19001-2016")
+KEYS = {name: keccak(text=f"trustledger-bench-verify:{name}")
+        for name in ("admin", "governor", "operator", "issuer", *(f"merchant{i}" for i in range(MERCHANTS)))}
+TARGETS = {"product_record": 10.0, "product_record_cached": 10.0, "bundle_certificate_offline": 5.0, "bundle_review_offline": 5.0}
+"""p50 targets in milliseconds (issue #5): product record from the index, bundle verification offline."""
+
+
+def log(msg: str) -> None:
+    print(f"[verify] {msg}", file=sys.stderr, flush=True)
+
+
+class World:
+    """The populated chain: manifest, products, certificate ids, leaves and where things stand."""
+
+    def __init__(self, manifest: Manifest, products: list[bytes], certificates: list[bytes], leaves: list[bytes],
+                 checkpoints: list[int], as_of: int) -> None:
+        self.manifest, self.products, self.certificates = manifest, products, certificates
+        self.leaves, self.checkpoints, self.as_of = leaves, checkpoints, as_of
+        self.store = LeafList(leaves)
+
+
+def populate(chain: Any, certificates: int, reviews: int) -> World:
+    w3 = chain.w3
+    a = {name: Transactor(w3, Account.from_key(key)) for name, key in KEYS.items()}
+    for t in a.values():
+        chain.fund(t.address, 10**20)
+    d = deploy(w3, a["admin"], governor=a["governor"].address, log_operator=a["operator"].address)
+    g = d.governance.functions
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    a["governor"].send(g.accreditIssuer(a["issuer"].address, now - 3600, now + 365 * 86400, [STANDARD]))
+    merchants = [a[f"merchant{i}"].address for i in range(MERCHANTS)]
+    for i, m in enumerate(merchants):
+        a["governor"].send(g.admitMerchant(m, keccak(text=f"licence:bench-verify:{i}")))
+    n_products = (certificates + PER_PRODUCT - 1) // PER_PRODUCT
+    products = [keccak(text=f"gtin:bench-verify:{p}") for p in range(n_products)]
+    ids: list[bytes] = []
+    for b in range(0, certificates, BATCH):
+        batch = []
+        for i in range(b, min(b + BATCH, certificates)):
+            p = i // PER_PRODUCT
+            c = Certificate(product_id=products[p], lot=keccak(text=f"lot:{i}"), merchant=merchants[p % MERCHANTS],
+                            issuer=a["issuer"].address, kind=0, document_hash=keccak(text=f"doc:{i}"),
+                            standard=STANDARD, issued_at=now - 60,
+                            valid_until=now + (600 if i % 13 == 0 else 30 * 86400))
+            batch.append(c.as_tuple())
+            ids.append(certificate_id(c))
+        a["issuer"].send(d.registry.functions.issueBatch(batch), gas=15_000_000)
+    for cid in ids[::11]:
+        a["issuer"].send(d.registry.functions.revoke(cid, keccak(text="reason:bench")))
+    rng = random.Random(5)
+    leaves = []
+    for j in range(reviews):
+        p = rng.randrange(n_products)
+        leaves.append(ReviewLeaf(product_id=products[p], merchant=merchants[p % MERCHANTS], rating=rng.randint(1, 5),
+                                 content=keccak(text=f"content:{j}"), reviewer=keccak(text=f"reviewer:{j % 997}"),
+                                 purchase=keccak(text=f"purchase:{j}"), submitted_at=now + j).canonical_bytes())
+    tree = MerkleTree()
+    last = max(1, reviews - PENDING)
+    sizes = sorted({max(1, last // 4), max(1, last // 2), max(1, 3 * last // 4), last})
+    for size in sizes:
+        old = tree.size
+        tree.extend(leaf_hash(x) for x in leaves[old:size])
+        proof = tree.consistency_proof(old) if old else []
+        a["operator"].send(d.review_log.functions.appendCheckpoint(size, tree.root(), proof))
+        chain.increase_time(60)
+    chain.increase_time(3600)  # the short-lived certificates expire
+    as_of = int(w3.eth.get_block("latest")["timestamp"])
+    return World(Manifest.from_deployment(w3, d), products, ids, leaves, sizes, as_of)
+
+
+def timed(samples: list[Any], fn: Callable[[Any], Any]) -> dict[str, float]:
+    times = []
+    for s in samples:
+        start = time.perf_counter()
+        fn(s)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+
+    def q(p: float) -> float:
+        return times[min(len(times) - 1, round(p * (len(times) - 1)))]
+
+    return {"n": len(times), "p50_ms": q(0.50), "p99_ms": q(0.99), "mean_ms": sum(times) / len(times)}
+
+
+def measure(w3: Any, world: World, db: Database, samples: int, bundles: dict[str, list[bytes]]) -> dict[str, Any]:
+    db.migrate()
+    ix = Indexer(w3, db, world.manifest)
+    start = time.perf_counter()
+    ix.sync()
+    log(f"  indexed in {time.perf_counter() - start:.1f} s")
+    rng = random.Random(6962)
+    products = rng.sample(world.products, min(samples, len(world.products)))
+    certs = rng.sample(world.certificates, min(samples, len(world.certificates)))
+    leaf_idx = rng.sample(range(world.checkpoints[-1]), min(samples, world.checkpoints[-1]))
+    as_of, store, leaves = world.as_of, world.store, world.leaves
+    out: dict[str, Any] = {}
+
+    # sanity: what is timed gives the expected answers
+    rec = product_record(products[0], indexer=ix, leaves=leaves, as_of=as_of)
+    assert rec.certificates and rec.merchants and rec.reviews.leaves_of_product >= 0
+    assert verify_review(leaf_idx[0], indexer=ix, store=store).verdict is Verdict.VALID
+
+    full_n = max(10, samples // 10)
+    out["product_record"] = timed(products[:full_n], lambda p: product_record(
+        p, indexer=ix, leaves=leaves, as_of=as_of))
+    log(f"  product_record (profiles computed): {out['product_record']}")
+    merchants = [Account.from_key(KEYS[f"merchant{i}"]).address for i in range(MERCHANTS)]
+    profiles = {m: trust_profile(m, indexer=ix, leaves=leaves, as_of=as_of) for m in merchants}
+    out["product_record_cached"] = timed(products, lambda p: product_record(
+        p, indexer=ix, leaves=leaves, as_of=as_of, profiles=profiles))
+    log(f"  product_record (profiles given): {out['product_record_cached']}")
+    out["certificate_index"] = timed(certs, lambda c: verify_certificate(c, indexer=ix, at=as_of))
+    out["certificate_chain"] = timed(certs, lambda c: verify_certificate(
+        c, source=Source.CHAIN, indexer=ix, w3=w3, at=as_of))
+    out["review_index"] = timed(leaf_idx, lambda i: verify_review(i, indexer=ix, store=store))
+    out["review_chain"] = timed(leaf_idx, lambda i: verify_review(
+        i, source=Source.CHAIN, indexer=ix, w3=w3, store=store))
+    for kind in ("certificate", "review"):
+        out[f"bundle_{kind}_offline"] = timed(bundles[kind], lambda b: verify_bundle(b))
+        out[f"bundle_{kind}_online"] = timed(bundles[kind], lambda b: verify_bundle(b, w3=w3))
+    for k, v in out.items():
+        log(f"  {k}: p50 {v['p50_ms']:.2f} ms, p99 {v['p99_ms']:.2f} ms")
+    return out
+
+
+def export_bundles(w3: Any, world: World, samples: int) -> dict[str, list[bytes]]:
+    rng = random.Random(9162)
+    certs = rng.sample(world.certificates, min(samples, len(world.certificates)))
+    leaves = rng.sample(range(world.checkpoints[-1]), min(samples, world.checkpoints[-1]))
+    out = {"certificate": [dumps_bundle(export_certificate_bundle(c, w3=w3, manifest=world.manifest))
+                           for c in certs],
+           "review": [dumps_bundle(export_review_bundle(i, store=world.store, w3=w3, manifest=world.manifest))
+                      for i in leaves]}
+    for kind, bs in out.items():  # each verifies, offline and online
+        assert verify_bundle(bs[0]).verdict in (Verdict.VALID, Verdict.INVALID), kind
+        assert not [r for r in verify_bundle(bs[0], w3=w3).reasons if r.code.startswith(("bundle.", "chain."))]
+    return out
+
+
+LABELS = {
+    "product_record": "product record, index; trust profiles of its merchants computed in the call",
+    "product_record_cached": "product record, index; merchants' trust profiles given (`profiles=`)",
+    "certificate_index": "verify_certificate, index",
+    "certificate_chain": "verify_certificate, chain",
+    "review_index": "verify_review, index (leaf store in memory)",
+    "review_chain": "verify_review, chain (isCheckpoint + verifyInclusion)",
+    "bundle_certificate_offline": "verify_bundle, certificate, offline",
+    "bundle_certificate_online": "verify_bundle, certificate, online",
+    "bundle_review_offline": "verify_bundle, review, offline",
+    "bundle_review_online": "verify_bundle, review, online",
+}
+
+
+def render(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+    s, p = results["sqlite"], results["postgresql"]
+    lines = [
+        BEGIN,
+        "## Verification latency per kind",
+        "",
+        (f"Generated by `{meta['command']}` on {meta['date']} ({meta['wall_s']:.1f} s wall). Do not edit by "
+         "hand: rerun the script."),
+        "",
+        f"Machine: {meta['machine']}; chain: {meta['client']}.",
+        "",
+        ("| kind | samples | SQLite p50 ms | SQLite p99 ms | PostgreSQL p50 ms | PostgreSQL p99 ms "
+         "| PG / SQLite (p50) | target (p50) |"),
+        "|---|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for key, label in LABELS.items():
+        a, b = s[key], p[key]
+        target = TARGETS.get(key)
+        if target is None:
+            verdict = "—"
+        else:
+            worst = max(a["p50_ms"], b["p50_ms"])
+            verdict = f"≤ {target:g} ms: " + ("met" if worst <= target else f"not met ({worst / target:.1f}×)")
+        lines.append(f"| {label} | {a['n']} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {b['p50_ms']:.2f} | "
+                     f"{b['p99_ms']:.2f} | {b['p50_ms'] / a['p50_ms']:.2f} | {verdict} |")
+    lines += [
+        "",
+        (f"The chain holds {meta['certificates']:,} certificates ({PER_PRODUCT} per product, {MERCHANTS} merchants, "
+         f"every 11th revoked, every 13th expired) and a review log of {meta['reviews']:,} leaves (about "
+         f"{PER_PRODUCT} per product) under {len(meta['checkpoints'])} checkpoints (sizes "
+         f"{', '.join(f'{c:,}' for c in meta['checkpoints'])}; the last {meta['reviews'] - meta['checkpoints'][-1]} "
+         "leaves pending). Each database is a fresh index caught up from the deploy block; samples are drawn "
+         "with a fixed seed and each is the wall time of one call. Index kinds read SQL through the `Indexer`; "
+         "chain kinds read the node over HTTP (event logs and views); online bundle checks ask the node for the "
+         "transaction, block, code and views; offline ones use nothing but the bundle's bytes. The node answers "
+         "on the same two cores."),
+        "",
+        ("A product record with its merchants' trust profiles computed in the call costs what "
+         "`ledger.trust.trust_profile` costs per merchant: it parses every leaf of the log and reads every "
+         "certificate of the merchant with its history, so it grows with the log and the merchant, not the "
+         "product. The record itself (certificates with status now, accreditation at issue and evidence; review "
+         "statistics over leaves verified against the anchored checkpoints; disputes) is the `profiles=` row, "
+         "which is what a server that keeps one profile per merchant and refreshes it as the index moves "
+         "would serve."),
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
+    start, end = text.find(BEGIN), text.find(END)
+    if start != -1 and end != -1:
+        text = text[:start] + section + text[end + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    BENCHMARKS.write_text(text)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--chain", choices=["anvil", "hardhat"], default="anvil")
+    ap.add_argument("--certificates", type=int, default=3_000)
+    ap.add_argument("--reviews", type=int, default=3_000)
+    ap.add_argument("--samples", type=int, default=300)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+    wall = time.perf_counter()
+    chain = devchain.start(args.chain)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        log(f"chain: {chain.w3.client_version}; {args.certificates:,} certificates, {args.reviews:,} reviews")
+        world = populate(chain, args.certificates, args.reviews)
+        bundles = export_bundles(chain.w3, world, args.samples)
+        with tempfile.TemporaryDirectory() as tmp:
+            log("sqlite")
+            db = Database(f"sqlite:///{tmp}/index.db")
+            results["sqlite"] = measure(chain.w3, world, db, args.samples, bundles)
+            db.dispose()
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        admin = Database(PG_URL)
+        with admin.engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            log("postgresql")
+            db = Database(PG_URL, schema=schema)
+            results["postgresql"] = measure(chain.w3, world, db, args.samples, bundles)
+            db.dispose()
+        finally:
+            with admin.engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+        client = chain.w3.client_version
+    finally:
+        chain.close()
+    uname = subprocess.run(["uname", "-srm"], capture_output=True, text=True, check=False).stdout.strip()
+    meta = {
+        "command": ("python scripts/bench/verify.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip(),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "wall_s": time.perf_counter() - wall,
+        "machine": f"{uname}, {_cpu_model()}, {len(os.sched_getaffinity(0))} cores",
+        "client": client, "certificates": args.certificates, "reviews": args.reviews,
+        "checkpoints": world.checkpoints,
+    }
+    section = render(results, meta)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+    if args.json:
+        print(json.dumps({"results": results, "meta": meta, "targets_p50_ms": TARGETS}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
