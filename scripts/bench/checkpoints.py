@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,6 +41,7 @@ REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import _report
 import coincurve
 import sqlalchemy as sa
 from eth_account import Account
@@ -62,7 +61,7 @@ from ledger.vault import Vault
 from tests import devchain
 
 BENCHMARKS = REPO / "BENCHMARKS.md"
-BEGIN, END = "<!-- checkpoints:begin -->", "<!-- checkpoints:end -->"
+BEGIN, END = _report.markers("checkpoints")
 BATCHES = (1, 16, 256, 4_096, 65_536)
 PRODUCERS = 4
 KEYS = {name: keccak(text=f"trustledger-bench:{name}") for name in ("admin", "governor", "operator", "order_signer")}
@@ -256,14 +255,6 @@ def _pcts(values: list[float]) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------ output
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def render(batches: list[dict[str, Any]], full: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -318,14 +309,6 @@ def render(batches: list[dict[str, Any]], full: dict[str, Any], meta: dict[str, 
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    start, end = text.find(BEGIN), text.find(END)
-    if start != -1 and end != -1:
-        text = text[:start] + section + text[end + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,19 +335,18 @@ def main(argv: list[str] | None = None) -> int:
         client = chain.w3.client_version
     finally:
         chain.close()
-    uname = subprocess.run(["uname", "-srm"], capture_output=True, text=True, check=False).stdout.strip()
     meta = {
         "command": "python scripts/bench/checkpoints.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": time.perf_counter() - wall,
-        "machine": f"{uname}, {_cpu_model()}, {len(__import__('os').sched_getaffinity(0))} cores",
+        "machine": _report.machine(),
         "client": client, "mmd": args.mmd,
     }
     meta["command"] = meta["command"].strip()
     section = render(batches, full, meta)
     print(section)
     if not args.no_write:
-        write_section(section)
+        _report.write_section("checkpoints", section)
     if args.json:
         print(json.dumps({"batches": batches, "full_speed": full, "meta": meta}))
     return 0

@@ -54,6 +54,7 @@ for p in (str(REPO), str(HERE)):
 
 import _disputes
 import _eas
+import _report
 from eth_account import Account
 from eth_utils import keccak
 
@@ -540,14 +541,6 @@ def run_checkpoints(w: World, tree: MerkleTree) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ method
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _ram() -> str:
@@ -601,7 +594,7 @@ def method(chain: Any, w: World, args: argparse.Namespace, wall: float) -> dict[
             "certificate_schema": _eas.CERTIFICATE_SCHEMA,
             "review_schema": _eas.REVIEW_SCHEMA,
         },
-        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "ram": _ram(),
+        "machine": {"cpu": _report.cpu_model(), "cores": os.cpu_count(), "ram": _ram(),
                     "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()},
         "kleros": _disputes.kleros_info() if _disputes.kleros_available() else None,
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -22,8 +22,6 @@ import argparse
 import datetime as _dt
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import _report
 import sqlalchemy as sa
 from eth_account import Account
 from eth_utils import keccak
@@ -50,7 +49,7 @@ from ledger.storage import Database
 from tests import devchain
 
 BENCHMARKS = REPO / "BENCHMARKS.md"
-BEGIN, END = "<!-- indexer:begin -->", "<!-- indexer:end -->"
+BEGIN, END = _report.markers("indexer")
 PG_URL = os.environ.get("TRUSTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 TARGET = 5_000
 BATCH = 100
@@ -104,14 +103,6 @@ def run(w3: Any, manifest: Manifest, db: Database) -> dict[str, Any]:
             "certificates_projected": int(certs)}
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def render(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -145,14 +136,6 @@ def render(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    start, end = text.find(BEGIN), text.find(END)
-    if start != -1 and end != -1:
-        text = text[:start] + section + text[end + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,18 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         client = chain.w3.client_version
     finally:
         chain.close()
-    uname = subprocess.run(["uname", "-srm"], capture_output=True, text=True, check=False).stdout.strip()
     meta = {
         "command": ("python scripts/bench/indexer.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip(),
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": time.perf_counter() - wall,
-        "machine": f"{uname}, {_cpu_model()}, {len(os.sched_getaffinity(0))} cores",
+        "machine": _report.machine(),
         "client": client, "certificates": args.certificates, "checkpoints": checkpoints,
     }
     section = render(results, meta)
     print(section)
     if not args.no_write:
-        write_section(section)
+        _report.write_section("indexer", section)
     if args.json:
         print(json.dumps({"results": results, "meta": meta, "target_per_second": TARGET}))
     return 0

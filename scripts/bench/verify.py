@@ -41,6 +41,7 @@ REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import _report
 import sqlalchemy as sa
 from eth_account import Account
 from eth_utils.crypto import keccak
@@ -60,7 +61,7 @@ from ledger.verify import LeafList, Source, Verdict, verify_certificate, verify_
 from tests import devchain
 
 BENCHMARKS = REPO / "BENCHMARKS.md"
-BEGIN, END = "<!-- verify:begin -->", "<!-- verify:end -->"
+BEGIN, END = _report.markers("verify")
 PG_URL = os.environ.get("TRUSTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BATCH = 100
 PER_PRODUCT = 3
@@ -268,24 +269,8 @@ def render(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    start, end = text.find(BEGIN), text.find(END)
-    if start != -1 and end != -1:
-        text = text[:start] + section + text[end + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    BENCHMARKS.write_text(text)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,14 +315,14 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python scripts/bench/verify.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip(),
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": time.perf_counter() - wall,
-        "machine": f"{uname}, {_cpu_model()}, {len(os.sched_getaffinity(0))} cores",
+        "machine": f"{uname}, {_report.cpu_model()}, {len(os.sched_getaffinity(0))} cores",
         "client": client, "certificates": args.certificates, "reviews": args.reviews,
         "checkpoints": world.checkpoints,
     }
     section = render(results, meta)
     print(section)
     if not args.no_write:
-        write_section(section)
+        _report.write_section("verify", section)
     if args.json:
         print(json.dumps({"results": results, "meta": meta, "targets_p50_ms": TARGETS}))
     return 0
