@@ -938,6 +938,26 @@ class Indexer:
                 sa.select(c.block_number, c.anchored_at, c.certificate_id).where(c.product_id == bytes(product))
                 .order_by(c.block_number, c.certificate_id))]
 
+    def merchant_certificates(self, merchant: str) -> list[CertificateRecord]:
+        """The same records as ``certificates(merchant=merchant)``, read in two queries (the records, then all
+        their histories at once) instead of one history query per certificate: what a trust profile reads."""
+        c, h = idx_certificates.c, idx_certificate_history.c
+        key = _address_bytes(merchant)
+        q = (sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))
+             .select_from(idx_certificates.outerjoin(idx_accreditations,
+                                                     idx_accreditations.c.issuer == c.issuer))
+             .where(c.merchant == key).order_by(c.block_number, c.certificate_id))
+        hq = (sa.select(idx_certificate_history)
+              .select_from(idx_certificate_history.join(idx_certificates, c.certificate_id == h.certificate_id))
+              .where(c.merchant == key).order_by(h.certificate_id, h.block_number, h.log_index))
+        with self._db.read() as conn:
+            rows = conn.execute(q).all()
+            histories: dict[bytes, list[HistoryEntry]] = {}
+            for r in conn.execute(hq):
+                histories.setdefault(bytes(r.certificate_id), []).append(HistoryEntry(
+                    r.block_number, r.log_index, r.block_time, bytes(r.tx_hash), r.event, json.loads(r.args)))
+        return [_certificate_record(r, tuple(histories.get(bytes(r.certificate_id), ()))) for r in rows]
+
     def _certificates(self, *conditions: Any) -> list[CertificateRecord]:
         c = idx_certificates.c
         q = (sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))
@@ -950,16 +970,7 @@ class Indexer:
             for r in rows:
                 history = _history(conn, idx_certificate_history, idx_certificate_history.c.certificate_id,
                                    bytes(r.certificate_id))
-                out.append(CertificateRecord(
-                    certificate_id=bytes(r.certificate_id), product_id=bytes(r.product_id), lot=bytes(r.lot),
-                    merchant=_checksum(r.merchant), issuer=_checksum(r.issuer), issuer_id=r.issuer_id, kind=r.kind,
-                    document_hash=bytes(r.document_hash), standard=bytes(r.standard), issued_at=r.issued_at,
-                    valid_until=r.valid_until, anchored_by=_checksum(r.anchored_by), anchored_at=r.anchored_at,
-                    block_number=r.block_number, tx_hash=bytes(r.tx_hash), revoked_at=r.revoked_at,
-                    revoked_by=None if r.revoked_by is None else _checksum(r.revoked_by),
-                    revocation_act=r.revocation_act, superseded_at=r.superseded_at,
-                    superseded_by=_opt_bytes(r.superseded_by), replaces=_opt_bytes(r.replaces),
-                    issuer_compromised_at=int(r.issuer_compromised_at or 0), history=history))
+                out.append(_certificate_record(r, history))
         return out
 
     def checkpoints(self) -> list[CheckpointRecord]:
@@ -1018,6 +1029,19 @@ class Indexer:
         if r is None:
             return None
         return (r.state, r.hidden_at, r.lapse_at, bytes(r.reason_code), bytes(r.dispute_id))
+
+
+def _certificate_record(r: Any, history: tuple[HistoryEntry, ...]) -> CertificateRecord:
+    return CertificateRecord(
+        certificate_id=bytes(r.certificate_id), product_id=bytes(r.product_id), lot=bytes(r.lot),
+        merchant=_checksum(r.merchant), issuer=_checksum(r.issuer), issuer_id=r.issuer_id, kind=r.kind,
+        document_hash=bytes(r.document_hash), standard=bytes(r.standard), issued_at=r.issued_at,
+        valid_until=r.valid_until, anchored_by=_checksum(r.anchored_by), anchored_at=r.anchored_at,
+        block_number=r.block_number, tx_hash=bytes(r.tx_hash), revoked_at=r.revoked_at,
+        revoked_by=None if r.revoked_by is None else _checksum(r.revoked_by),
+        revocation_act=r.revocation_act, superseded_at=r.superseded_at,
+        superseded_by=_opt_bytes(r.superseded_by), replaces=_opt_bytes(r.replaces),
+        issuer_compromised_at=int(r.issuer_compromised_at or 0), history=history)
 
 
 def _sort_key(row: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:

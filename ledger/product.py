@@ -38,7 +38,15 @@ from .eip712 import Certificate
 from .errors import InvalidInput
 from .indexer import CertificateStatus, DisputeRecord, HistoryEntry, Indexer
 from .reviews import parse_review_leaf
-from .trust import TrustProfile, canonical_json, trust_profile
+from .trust import (
+    IndexedLeafStore,
+    Leaves,
+    TrustProfile,
+    canonical_json,
+    leaf_store,
+    proved_leaves,
+    trust_profile,
+)
 from .verify import (
     CertificateVerification,
     CheckpointRef,
@@ -273,14 +281,17 @@ class ProductRecord:
 # --- building it ------------------------------------------------------------------------------------------
 
 
-def product_record(product_id: bytes, *, indexer: Indexer, leaves: Sequence[bytes], as_of: int | None = None,
+def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of: int | None = None,
                    source: Source = Source.INDEX, w3: Web3 | None = None, purchased_at: int | None = None,
                    profiles: Mapping[str, TrustProfile] | None = None) -> ProductRecord:
     """The record of product ``product_id`` (32 bytes) as of unix time ``as_of``.
 
     ``indexer`` must have synced past ``as_of``. ``leaves``: the review log's entries from index 0 on, as
-    canonical bytes (``ReviewLogService.leaves(0, n)`` or an auditor's mirror); they are checked here against
-    the anchored checkpoints. ``as_of``: default now (the wall clock in index mode, the latest block's time in
+    canonical bytes (an auditor's mirror, or ``ReviewLogService.leaves(0, n)``), all hashed here and checked
+    against the anchored checkpoints (O(n)); or an :class:`~ledger.trust.IndexedLeafStore` (the
+    ``ReviewLogService`` itself), of which only the product's leaves (and the merchants' for their profiles)
+    are read, each counted only when its inclusion proof verifies against the anchored checkpoint
+    (O(k log n)). For an honest log the two give the same record. ``as_of``: default now (the wall clock in index mode, the latest block's time in
     chain mode: pass it when the two must agree). ``purchased_at``: also judge each certificate at that time.
     ``source=Source.CHAIN`` needs ``w3``. ``profiles``: trust profiles already computed (a cache keyed by
     checksummed merchant address); a merchant missing from it gets one computed as of ``as_of``.
@@ -389,10 +400,14 @@ class _Reviews:
     leaf_indexes: tuple[int, ...]
 
 
-def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Sequence[bytes],
+def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Leaves,
              as_of: int) -> tuple[_Reviews, set[str]]:
     checkpoints = [c for c in (chain.checkpoints() if chain is not None else _index_checkpoints(indexer))
                    if c.timestamp <= as_of]
+    store = leaf_store(leaves)
+    if store is not None:
+        return _proved_reviews(pid, indexer, chain, store, checkpoints, as_of)
+    assert isinstance(leaves, Sequence)
     anchored_size = max((c.size for c in checkpoints), default=0)
     # The canonical leaf spells the product exactly so (reviews.py); a leaf that names it any other way is
     # not canonical and the strict parser would reject it, so it is no review of this product either.
@@ -447,6 +462,56 @@ def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Sequenc
         pending=counts["pending"], root_mismatch=counts["mismatch"], duplicate_purchase=counts["duplicate"],
         taken_down=counts["taken_down"], malformed=counts["malformed"], tombstones=tuple(tombstones),
         reasons=tuple(reasons))
+    return _Reviews(result, tuple(mine)), merchants
+
+
+def _proved_reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, store: IndexedLeafStore,
+                    checkpoints: list[CheckpointRef], as_of: int) -> tuple[_Reviews, set[str]]:
+    """The indexed path: only the product's leaves (``store.leaf_indices``), each proved by its inclusion proof
+    against the checkpoint verified against; the buckets and their order are the full-sequence path's. A leaf
+    whose bytes do not prove is in ``root_mismatch`` and named in ``reasons`` (``review.inclusion-failed``)."""
+    mine = store.leaf_indices(product=pid)
+    anchored_size, verified, found = proved_leaves(store, mine, checkpoints)
+    reasons: list[Reason] = []
+    if verified is not None and chain is not None and not chain.contract("ReviewLog").functions.isCheckpoint(
+            verified.index, verified.size, verified.root).call():
+        reasons.append(Reason(ReasonCode.CHAIN_NOT_A_CHECKPOINT,
+                              f"expected checkpoint {verified.index} to be (size {verified.size}, root "
+                              f"0x{verified.root.hex()}), the ReviewLog says it is not"))
+        verified = None
+    taken_down = _takedowns(indexer, as_of)
+    stars = [0, 0, 0, 0, 0]
+    counts = dict.fromkeys(("pending", "mismatch", "duplicate", "taken_down", "malformed"), 0)
+    purchases: set[bytes] = set()
+    merchants: set[str] = set()
+    tombstones: list[Tombstone] = []
+    for p in found:
+        if p.reason is not None:
+            reasons.append(p.reason)
+        if p.leaf is None:
+            counts["malformed"] += 1
+            continue
+        if p.index in taken_down:
+            tombstones.append(taken_down[p.index])
+        if p.verdict == "pending":
+            counts["pending"] += 1
+        elif p.verdict != "included" or verified is None or p.leaf.product_id != pid:
+            counts["mismatch"] += 1
+        elif p.leaf.purchase in purchases:
+            counts["duplicate"] += 1
+        else:
+            purchases.add(p.leaf.purchase)
+            if p.index in taken_down:
+                counts["taken_down"] += 1
+            else:
+                stars[p.leaf.rating - 1] += 1
+                merchants.add(to_checksum_address(p.leaf.merchant))
+    result = ProductReviews(
+        leaves_given=store.size, leaves_of_product=len(mine), anchored_size=anchored_size,
+        verified_size=0 if verified is None else verified.size, checkpoint=verified,
+        stars=(stars[0], stars[1], stars[2], stars[3], stars[4]), pending=counts["pending"],
+        root_mismatch=counts["mismatch"], duplicate_purchase=counts["duplicate"], taken_down=counts["taken_down"],
+        malformed=counts["malformed"], tombstones=tuple(tombstones), reasons=tuple(reasons))
     return _Reviews(result, tuple(mine)), merchants
 
 

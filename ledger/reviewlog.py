@@ -1217,6 +1217,27 @@ class ReviewLogService:
             ).scalars().all()
         return [bytes(b) for b in rows]
 
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]:
+        """Indexes of the committed leaves of ``product`` (32 bytes) and/or ``merchant`` (an address), in log
+        order, read through the ``log_leaves`` indexes on ``product_id`` and ``merchant``.
+
+        What the stored columns say, not a verification: a caller that must trust the leaves checks each one's
+        bytes by an inclusion proof against an anchored checkpoint (:mod:`ledger.product`, :mod:`ledger.trust`).
+        Requires at least one filter (InvalidInput otherwise); both given: leaves matching both.
+        """
+        conditions = [log_leaves.c.leaf_index < self._committed]
+        if product is not None:
+            conditions.append(log_leaves.c.product_id == _hash32(product, "product"))
+        if merchant is not None:
+            conditions.append(log_leaves.c.merchant == _address_bytes(merchant, "merchant"))
+        if len(conditions) == 1:
+            raise InvalidInput("leaf_indices needs a product or a merchant")
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(log_leaves.c.leaf_index).where(*conditions).order_by(log_leaves.c.leaf_index)
+            ).scalars().all()
+        return [int(i) for i in rows]
+
     def accepted_ms(self, index: int) -> int | None:
         """When leaf ``index`` was appended (unix ms), or None when there is no such leaf yet.
 

@@ -28,14 +28,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from eth_utils.address import to_checksum_address
 
-from .errors import InvalidInput
-from .indexer import CertificateStatus, HistoryEntry, Indexer
+from . import merkle
+from .errors import InvalidInput, InvalidProof, RootMismatch
+from .indexer import CertificateStatus, CheckpointRecord, HistoryEntry, Indexer
 from .merkle import MerkleTree
-from .reviews import parse_review_leaf
+from .reviews import ReviewLeaf, parse_review_leaf
+from .verify import LeafStore, Reason, ReasonCode
 
 __all__ = [
     "FORMULA",
@@ -43,6 +45,7 @@ __all__ = [
     "WEIGHTS",
     "CertificateCounts",
     "DisputeCounts",
+    "IndexedLeafStore",
     "ReviewCounts",
     "SanctionCounts",
     "SanctionEvent",
@@ -105,6 +108,107 @@ _REFUND, _REPLACEMENT, _PARTIAL_REFUND, _REJECTED = 1, 2, 3, 4
 _OUTCOME_NAMES: Mapping[int, str] = {_REFUND: "refund", _REPLACEMENT: "replacement",
                                      _PARTIAL_REFUND: "partialRefund", _REJECTED: "rejected"}
 _REMEDY_OUTCOMES = (_REFUND, _REPLACEMENT, _PARTIAL_REFUND)
+
+
+# --- where the leaves come from ---------------------------------------------------------------------------
+
+
+class IndexedLeafStore(LeafStore, Protocol):
+    """A leaf store that can say which leaves are a product's or a merchant's
+    (:class:`~ledger.reviewlog.ReviewLogService`): the indexed, proof-checked path of :func:`trust_profile` and
+    :func:`ledger.product.product_record` reads only those leaves and checks each by its inclusion proof."""
+
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]: ...
+
+
+Leaves = Sequence[bytes] | IndexedLeafStore
+"""The review log as a whole sequence of leaf bytes from index 0 (an auditor's mirror: every leaf re-hashed),
+or as a store (only the relevant leaves read, each proved)."""
+
+
+def leaf_store(leaves: Leaves) -> IndexedLeafStore | None:
+    """``leaves`` as a store (None: a plain sequence, for the full-sequence path); InvalidInput for neither."""
+    if isinstance(leaves, Sequence):
+        return None
+    if not callable(getattr(leaves, "leaf_indices", None)) or not callable(getattr(leaves, "inclusion_proof", None)):
+        raise InvalidInput(f"leaves must be a sequence of leaf bytes or an indexed leaf store, found "
+                           f"{type(leaves).__name__}")
+    return leaves
+
+
+class _Checkpoint(Protocol):
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def root(self) -> bytes: ...
+
+
+C = TypeVar("C", bound=_Checkpoint)
+
+
+@dataclass(frozen=True)
+class ProvedLeaf:
+    """One leaf read from a store on the indexed path, and what checking it found."""
+
+    index: int
+    leaf: ReviewLeaf | None
+    """The parsed leaf (None: the strict parser rejected its bytes)."""
+    verdict: str
+    """``malformed``, ``pending`` (beyond the latest anchored checkpoint), ``unproved`` (covered by an anchored
+    checkpoint the store cannot prove against), ``inclusion-mismatch`` (its proof does not reproduce the
+    checkpoint's root), or ``included``."""
+    reason: Reason | None = None
+
+
+def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: Sequence[C],
+                  ) -> tuple[int, C | None, list[ProvedLeaf]]:
+    """Read and check the leaves at ``indices`` (ascending) of ``store``: O(k log n) for k leaves.
+
+    ``checkpoints`` are the anchored ones that count (their sizes and roots from the index or the chain, never
+    from the store). Each leaf below the checkpoint verified against (the latest with ``size <= store.size``) is
+    included only when its inclusion proof from the store, over the hash of the bytes the store returns,
+    reproduces that checkpoint's root (:func:`ledger.merkle.verify_inclusion`). Returns (the latest anchored
+    size, the checkpoint verified against, each leaf's finding).
+    """
+    anchored_size = max((c.size for c in checkpoints), default=0)
+    size = store.size
+    verified = next((c for c in sorted(checkpoints, key=lambda c: (-c.size, c.index)) if c.size <= size), None)
+    verified_size = 0 if verified is None else verified.size
+    out: list[ProvedLeaf] = []
+    for index in indices:
+        raw = store.leaves(index, index + 1)[0]
+        try:
+            leaf: ReviewLeaf | None = parse_review_leaf(raw)
+        except InvalidInput as exc:
+            out.append(ProvedLeaf(index, None, "malformed", Reason(ReasonCode.REVIEW_LEAF_MALFORMED,
+                                                                   f"leaf {index}: {exc}")))
+            continue
+        if index >= anchored_size:
+            out.append(ProvedLeaf(index, leaf, "pending"))
+            continue
+        if index >= verified_size:
+            out.append(ProvedLeaf(index, leaf, "unproved", Reason(
+                ReasonCode.REVIEW_PROOF_UNAVAILABLE,
+                f"leaf {index}: expected a store of >= {anchored_size} leaves to prove it against the latest "
+                f"anchored checkpoint, found {size}")))
+            continue
+        assert verified is not None
+        leaf_hash = merkle.leaf_hash(raw)
+        try:
+            merkle.verify_inclusion(index, verified.size, leaf_hash, store.inclusion_proof(index, verified.size),
+                                    verified.root)
+        except (RootMismatch, InvalidProof, InvalidInput) as exc:
+            out.append(ProvedLeaf(index, leaf, "inclusion-mismatch", Reason(
+                ReasonCode.REVIEW_INCLUSION_FAILED,
+                f"leaf {index} (0x{leaf_hash.hex()}) against checkpoint {verified.index} (size {verified.size}): "
+                f"{exc}")))
+            continue
+        out.append(ProvedLeaf(index, leaf, "included"))
+    return anchored_size, verified, out
 
 
 # --- the formula over counts ------------------------------------------------------------------------------
@@ -232,7 +336,9 @@ class ReviewCounts:
     """The merchant's reviews: counted per star, and the leaves left out and why.
 
     A leaf counts only when it lies within ``verified_size``: the largest anchored checkpoint (as of
-    ``as_of``) whose root the given leaves reproduce. Excluded, for leaves that name this merchant:
+    ``as_of``) whose root the given leaves reproduce (indexed path: the latest anchored checkpoint the store can
+    prove against, each leaf of the merchant proved by its own inclusion proof; a leaf whose proof fails is in
+    ``root_mismatch``, named in ``exclusions``). Excluded, for leaves that name this merchant:
     ``beyond_checkpoint`` (at or past the latest anchored checkpoint's size), ``root_mismatch`` (covered by an
     anchored checkpoint whose root the given leaves do not reproduce: a tampered or missing leaf at or before
     it), ``duplicate_purchase`` (a second leaf for a purchase already reviewed), ``taken_down`` (removed by a
@@ -250,6 +356,9 @@ class ReviewCounts:
     duplicate_purchase: int
     taken_down: int
     malformed: int
+    exclusions: tuple[Reason, ...] = ()
+    """Indexed path only: a named reason per leaf of the merchant left out for its bytes (malformed, proof
+    unavailable, inclusion proof failed). Not part of the JSON, which stays that of the plain script."""
 
     @property
     def counted(self) -> int:
@@ -375,13 +484,15 @@ def canonical_json(value: Any) -> str:
 
 # --- reading the chain's record ---------------------------------------------------------------------------
 
-def trust_profile(merchant: str, *, indexer: Indexer, leaves: Sequence[bytes], as_of: int) -> TrustProfile:
+def trust_profile(merchant: str, *, indexer: Indexer, leaves: Leaves, as_of: int) -> TrustProfile:
     """The trust profile of ``merchant`` as of unix time ``as_of``.
 
     ``indexer`` must have synced past ``as_of`` (events after it are ignored; events it has not indexed
-    yet are missing). ``leaves`` are the review log's entries from index 0 on, as canonical bytes
-    (``ReviewLogService.leaves(0, n)``, or an auditor's mirror); they are checked against the anchored
-    checkpoints here, and only leaves that reproduce an anchored root are counted.
+    yet are missing). ``leaves``: either the review log's entries from index 0 on, as canonical bytes (an
+    auditor's mirror, or ``ReviewLogService.leaves(0, n)``), every one hashed and the largest anchored root
+    they reproduce found (O(n)); or an :class:`IndexedLeafStore` (the ``ReviewLogService`` itself), of which
+    only the merchant's leaves are read, each counted only when its inclusion proof verifies against the
+    anchored checkpoint (O(k log n)). For an honest log both give the same profile.
     """
     if not isinstance(as_of, int) or as_of < 0:
         raise InvalidInput(f"as_of must be unix seconds, not {as_of!r}")
@@ -421,7 +532,7 @@ def _certificates(indexer: Indexer, merchant: str, as_of: int) -> CertificateCou
         compromised[str(e.args["issuer"])] = int(e.args["compromisedAt"])
     by_kind = [0, 0, 0]
     by_status = dict.fromkeys(STATUS_NAMES.values(), 0)
-    for record in indexer.certificates(merchant=merchant):
+    for record in indexer.merchant_certificates(merchant):
         if record.anchored_at > as_of:
             continue
         known = replace(record, issuer_compromised_at=compromised.get(record.issuer, 0))
@@ -514,8 +625,12 @@ def _sanctions(indexer: Indexer, merchant: str, as_of: int) -> SanctionCounts:
                           restorations=restorations, history=tuple(history))
 
 
-def _reviews(indexer: Indexer, merchant: str, leaves: Sequence[bytes], as_of: int) -> ReviewCounts:
+def _reviews(indexer: Indexer, merchant: str, leaves: Leaves, as_of: int) -> ReviewCounts:
     checkpoints = [c for c in indexer.checkpoints() if c.anchored_at <= as_of]
+    store = leaf_store(leaves)
+    if store is not None:
+        return _proved_reviews(indexer, merchant, store, checkpoints, as_of)
+    assert isinstance(leaves, Sequence)
     anchored_size = max((c.size for c in checkpoints), default=0)
     tree = MerkleTree(hashlib.sha256(b"\x00" + bytes(leaf)).digest() for leaf in leaves)
     verified_size, verified_index = 0, None
@@ -557,3 +672,44 @@ def _reviews(indexer: Indexer, merchant: str, leaves: Sequence[bytes], as_of: in
         beyond_checkpoint=excluded["beyond"], root_mismatch=excluded["mismatch"],
         duplicate_purchase=excluded["duplicate"], taken_down=excluded["taken_down"],
         malformed=excluded["malformed"])
+
+
+def _proved_reviews(indexer: Indexer, merchant: str, store: IndexedLeafStore, checkpoints: list[CheckpointRecord],
+                    as_of: int) -> ReviewCounts:
+    """The indexed path: only the merchant's leaves, each proved against the anchored checkpoint. Buckets and
+    their order are the full-sequence path's; a leaf whose bytes the store cannot prove is in rootMismatch."""
+    anchored_size, verified, found = proved_leaves(store, store.leaf_indices(merchant=merchant), checkpoints)
+    taken_down = {int(e.args["leafIndex"])
+                  for e in _until(indexer.events(contract="DisputeRegistry", event="ReviewTakenDown"), as_of)}
+    lower = merchant.lower()
+    stars = [0, 0, 0, 0, 0]
+    excluded: Counter[str] = Counter()
+    purchases: set[bytes] = set()
+    exclusions: list[Reason] = []
+    for p in found:
+        if p.reason is not None:
+            exclusions.append(p.reason)
+        if p.leaf is None:
+            excluded["malformed"] += 1
+            continue
+        if p.leaf.merchant != lower:
+            continue  # the store's column named the merchant, the leaf's bytes do not
+        if p.verdict == "pending":
+            excluded["beyond"] += 1
+        elif p.verdict != "included":
+            excluded["mismatch"] += 1
+        elif p.leaf.purchase in purchases:
+            excluded["duplicate"] += 1
+        else:
+            purchases.add(p.leaf.purchase)
+            if p.index in taken_down:
+                excluded["taken_down"] += 1
+            else:
+                stars[p.leaf.rating - 1] += 1
+    return ReviewCounts(
+        leaves_given=store.size, anchored_size=anchored_size, verified_size=0 if verified is None else verified.size,
+        verified_checkpoint=None if verified is None else verified.index,
+        stars=(stars[0], stars[1], stars[2], stars[3], stars[4]),
+        beyond_checkpoint=excluded["beyond"], root_mismatch=excluded["mismatch"],
+        duplicate_purchase=excluded["duplicate"], taken_down=excluded["taken_down"],
+        malformed=excluded["malformed"], exclusions=tuple(exclusions))

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from eth_utils.crypto import keccak
 
 from ledger.eip712 import Certificate, certificate_id
@@ -27,12 +28,15 @@ from ledger.indexer import CertificateStatus, Indexer
 from ledger.manifest import Manifest
 from ledger.merkle import consistency_proof_from_leaf_hashes, leaf_hash, root_from_leaf_hashes
 from ledger.product import ProductRecord, product_record
-from ledger.reviews import ReviewLeaf
+from ledger.reviewlog import ReviewLogService
+from ledger.reviews import ReviewLeaf, parse_review_leaf
 from ledger.storage import Database
+from ledger.storage.schema import log_leaves
 from ledger.trust import trust_profile
 from ledger.verify import ReasonCode, Source, Verdict
 
 from ..conftest import World
+from ..storage.reviewlog_helpers import attestation, make_service, submission
 from .test_certificates import make_cert
 from .test_disputes import EVIDENCE, PRODUCT, Extras, Outcome, T, _key
 
@@ -145,7 +149,7 @@ class Scenario:
     before_revocation: int
 
 
-def build(t: T) -> Scenario:
+def build(t: T, leaves: list[bytes] | None = None) -> Scenario:
     a, reg, w = t.a, t.world.d.registry.functions, t.world
 
     def cert(tag: str, **kw: Any) -> Certificate:
@@ -164,7 +168,7 @@ def build(t: T) -> Scenario:
     t.chain.increase_time(60)
     t.do(a.issuer, reg.revoke(ids["revoked"], REASON))
 
-    leaves = [leaf(t, i) for i in range(len(LOG))]
+    leaves = leaves if leaves is not None else [leaf(t, i) for i in range(len(LOG))]
     anchor(t, leaves, CHECKPOINTS[0], 0)
     t.chain.increase_time(60)
     anchor(t, leaves, CHECKPOINTS[1], CHECKPOINTS[0])
@@ -324,3 +328,91 @@ def test_indexer_certificate_ids(t: T, ix: Indexer) -> None:
     assert all(ix.certificate(cid).block_number == block for block, _, cid in ids)  # type: ignore[union-attr]
     assert [cid for _, _, cid in ix.certificate_ids(product=OTHER)] == [s.ids["other"]]
     assert ix.certificate_ids(product=keccak(text="gtin:nothing")) == []
+
+
+# ---------------------------------------------------------------------------------------------- the indexed path
+
+
+@pytest.fixture
+def service(t: T, database: Database) -> Iterator[ReviewLogService]:
+    """The operator's review log holding LOG's reviews (one purchase each: the log admits no duplicate),
+    admitted through the real service, in LOG's order."""
+    log = make_service(database)
+    try:
+        for i, (who, product, rating, _) in enumerate(LOG):
+            merchant = t.a.merchant.address if who == "m" else t.a.merchant2.address
+            order = f"product-store-{i}"
+            log.submit(submission(order, rating=rating, merchant=merchant, product=product,
+                                  att=attestation(order, merchant=merchant, product=product)))
+        assert log.size == len(LOG)
+        yield log
+    finally:
+        log.close()
+
+
+def alter(database: Database, service: ReviewLogService, index: int, rating: int) -> None:
+    """Rewrite leaf ``index``'s bytes in the database (its stored hash and the tree left alone): the same
+    review with another rating, still canonical."""
+    altered = dataclasses.replace(parse_review_leaf(service.leaves(index, index + 1)[0]), rating=rating)
+    with database.write() as conn:
+        conn.execute(sa.update(log_leaves).where(log_leaves.c.leaf_index == index)
+                     .values(leaf=altered.canonical_bytes()))
+
+
+def test_store_path_gives_the_sequence_paths_record(t: T, ix: Indexer, service: ReviewLogService) -> None:
+    """Honest log: the record (merchants' trust profiles included) from the store equals the record from all
+    the leaves, byte for byte, in index and chain mode."""
+    s = build(t, service.leaves(0, service.size))
+    ix.sync()
+    as_of = t.now()
+    for source in (Source.INDEX, Source.CHAIN):
+        kw: dict[str, Any] = {"indexer": ix, "as_of": as_of, "purchased_at": s.purchased_at, "source": source,
+                              "w3": t.world.w3}
+        by_store = product_record(PRODUCT, leaves=service, **kw)
+        assert by_store.to_json() == product_record(PRODUCT, leaves=service.leaves(0, service.size), **kw).to_json()
+        r = by_store.reviews
+        # LOG without its duplicate: leaves 0, 1, 4, 5, 6 count, 2 is taken down, 8 and 9 pending
+        assert (r.counted, r.taken_down, r.pending, r.root_mismatch, r.duplicate_purchase) == (5, 1, 2, 0, 0)
+        assert (r.leaves_given, r.leaves_of_product, r.verified_size, r.reasons) == (10, 8, 8, ())
+        assert len(by_store.merchants) == 2
+
+
+def test_store_path_excludes_an_altered_leaf_by_name(t: T, ix: Indexer, database: Database,
+                                                      service: ReviewLogService) -> None:
+    """A leaf rewritten in the database fails its inclusion proof: it alone is left out, named; the full-sequence
+    path over the same bytes can only leave out everything from the last checkpoint it reproduces."""
+    build(t, service.leaves(0, service.size))
+    ix.sync()
+    as_of = t.now()
+    honest = product_record(PRODUCT, indexer=ix, leaves=service, as_of=as_of).reviews
+    alter(database, service, TAMPERED, rating=5)
+    r = product_record(PRODUCT, indexer=ix, leaves=service, as_of=as_of).reviews
+    assert (r.root_mismatch, r.counted, r.verified_size) == (1, honest.counted - 1, 8)
+    stars = list(honest.stars)
+    stars[LOG[TAMPERED][2] - 1] -= 1
+    assert r.stars == tuple(stars)
+    assert [x.code for x in r.reasons] == [ReasonCode.REVIEW_INCLUSION_FAILED]
+    assert r.reasons[0].message.startswith(f"leaf {TAMPERED} ")
+    assert r.to_json()["excluded"]["rootMismatch"] == 1
+    mirror = product_record(PRODUCT, indexer=ix, leaves=service.leaves(0, service.size), as_of=as_of).reviews
+    assert (mirror.verified_size, mirror.root_mismatch) == (CHECKPOINTS[0], 3)  # leaves 4, 5 and 6
+    # the merchant's profile on the store path names it too
+    p = trust_profile(t.a.merchant.address, indexer=ix, leaves=service, as_of=as_of)
+    assert p.reviews.root_mismatch == 1
+    assert [x.code for x in p.reviews.exclusions] == [ReasonCode.REVIEW_INCLUSION_FAILED]
+
+
+def test_leaf_indices_are_exactly_the_products_and_merchants(t: T, service: ReviewLogService) -> None:
+    a = t.a
+    m = {"m": a.merchant.address, "m2": a.merchant2.address}
+    for product in (PRODUCT, OTHER):
+        assert service.leaf_indices(product=product) == [i for i, e in enumerate(LOG) if e[1] == product]
+    for who, address in m.items():
+        assert service.leaf_indices(merchant=address) == [i for i, e in enumerate(LOG) if e[0] == who]
+        assert service.leaf_indices(merchant=address.lower(), product=OTHER) == \
+            [i for i, e in enumerate(LOG) if e[0] == who and e[1] == OTHER]
+    assert service.leaf_indices(product=keccak(text="gtin:nothing")) == []
+    with pytest.raises(InvalidInput):
+        service.leaf_indices()
+    with pytest.raises(InvalidInput):
+        service.leaf_indices(merchant="not an address")
