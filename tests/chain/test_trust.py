@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from eth_utils.crypto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,11 +29,14 @@ from ledger.eip712 import Certificate, certificate_id
 from ledger.indexer import Indexer
 from ledger.manifest import Manifest
 from ledger.merkle import consistency_proof_from_leaf_hashes, leaf_hash, root_from_leaf_hashes
-from ledger.reviews import ReviewLeaf
+from ledger.reviews import ReviewLeaf, parse_review_leaf
 from ledger.storage import Database
+from ledger.storage.schema import log_leaves
 from ledger.trust import REMEDY_PERIOD, TrustInputs, TrustProfile, score, trust_profile
+from ledger.verify import ReasonCode
 
 from ..conftest import World
+from ..storage.reviewlog_helpers import attestation, make_service, submission
 from .test_certificates import SPOT_CHECK_FAIL, SPOT_CHECK_PASS, make_cert
 from .test_disputes import APPEAL, CONFIRM, EVIDENCE, RESPONSE, Extras, Outcome, T, _key, purchase_id
 from .test_governance import WARNING
@@ -303,6 +307,52 @@ def test_takedowns_and_duplicate_purchases_are_excluded(t: T, ix: Indexer, manif
 def test_unknown_merchant_scores_zero(t: T, ix: Indexer, manifest: Manifest) -> None:
     p = profile(t, ix, manifest, t.a.stranger.address, [])
     assert (p.score, p.sanctions.standing, doc(p)["sanctions"]["standing"]) == (0, 0, "notAdmitted")
+
+
+def test_store_path_equals_the_sequence_path_and_the_plain_script(t: T, ix: Indexer, manifest: Manifest,
+                                                                    database: Database) -> None:
+    """The operator's log (ReviewLogService) as the leaves: only the merchant's leaves are read and each is proved
+    against the anchored checkpoint. Honest: the profile's JSON is the full-sequence path's and the plain
+    script's, for both merchants, now and before the second checkpoint. A leaf rewritten in the database fails
+    its proof and is left out alone, named; the merchant's certificates come with their histories."""
+    m, other = t.a.merchant.address, t.a.merchant2.address
+    revoked = issue(t, make_cert(t.world, "store-revoked"))
+    t.do(t.a.issuer, t.world.d.registry.functions.revoke(revoked, REASON))
+    issue(t, make_cert(t.world, "store-valid"))
+    service = make_service(database)
+    try:
+        for i in range(12):
+            merchant = other if i % 3 == 0 else m
+            order = f"trust-store-{i}"
+            service.submit(submission(order, rating=1 + i % 5, merchant=merchant, product=PRODUCT,
+                                      att=attestation(order, merchant=merchant, product=PRODUCT)))
+        leaves = service.leaves(0, service.size)
+        first = anchor(t, leaves, 6, 0)
+        t.chain.increase_time(60)  # a live node may stamp the next block with the same second
+        anchor(t, leaves, 10, 6)
+        t.review_final(Outcome.REVIEW_REMOVED, leaf=4)
+        as_of = t.now()
+        for who in (m, other):
+            for when in (as_of, first):
+                by_sequence = profile(t, ix, manifest, who, leaves, as_of=when)  # the plain script agrees
+                assert trust_profile(who, indexer=ix, leaves=service, as_of=when).to_json() == by_sequence.to_json()
+        honest = trust_profile(m, indexer=ix, leaves=service, as_of=as_of).reviews
+        assert (honest.counted, honest.taken_down, honest.beyond_checkpoint, honest.exclusions) == (5, 1, 2, ())
+        assert ix.merchant_certificates(m) == ix.certificates(merchant=m)
+        assert [len(c.history) for c in ix.merchant_certificates(m)][-2:] == [2, 1]
+
+        altered = dataclasses.replace(parse_review_leaf(leaves[8]), rating=5)
+        with database.write() as conn:
+            conn.execute(sa.update(log_leaves).where(log_leaves.c.leaf_index == 8)
+                         .values(leaf=altered.canonical_bytes()))
+        r = trust_profile(m, indexer=ix, leaves=service, as_of=as_of).reviews
+        assert (r.root_mismatch, r.counted, r.verified_size) == (1, honest.counted - 1, 10)
+        assert [x.code for x in r.exclusions] == [ReasonCode.REVIEW_INCLUSION_FAILED]
+        assert r.exclusions[0].message.startswith("leaf 8 ")
+        assert trust_profile(other, indexer=ix, leaves=service, as_of=as_of) == \
+            trust_profile(other, indexer=ix, leaves=leaves, as_of=as_of)  # another merchant's leaf: no effect
+    finally:
+        service.close()
 
 
 # ---------------------------------------------------------------------------------------------- the formula
