@@ -120,6 +120,8 @@ class IndexedLeafStore(LeafStore, Protocol):
 
     def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]: ...
 
+    def leaves_at(self, indices: Sequence[int]) -> list[bytes]: ...
+
 
 Leaves = Sequence[bytes] | IndexedLeafStore
 """The review log as a whole sequence of leaf bytes from index 0 (an auditor's mirror: every leaf re-hashed),
@@ -130,7 +132,7 @@ def leaf_store(leaves: Leaves) -> IndexedLeafStore | None:
     """``leaves`` as a store (None: a plain sequence, for the full-sequence path); InvalidInput for neither."""
     if isinstance(leaves, Sequence):
         return None
-    if not callable(getattr(leaves, "leaf_indices", None)) or not callable(getattr(leaves, "inclusion_proof", None)):
+    if not all(callable(getattr(leaves, name, None)) for name in ("leaf_indices", "leaves_at", "inclusion_proof")):
         raise InvalidInput(f"leaves must be a sequence of leaf bytes or an indexed leaf store, found "
                            f"{type(leaves).__name__}")
     return leaves
@@ -179,8 +181,7 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
     verified = next((c for c in sorted(checkpoints, key=lambda c: (-c.size, c.index)) if c.size <= size), None)
     verified_size = 0 if verified is None else verified.size
     out: list[ProvedLeaf] = []
-    for index in indices:
-        raw = store.leaves(index, index + 1)[0]
+    for index, raw in zip(indices, store.leaves_at(indices), strict=True):
         try:
             leaf: ReviewLeaf | None = parse_review_leaf(raw)
         except InvalidInput as exc:

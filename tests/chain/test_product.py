@@ -412,6 +412,9 @@ def test_leaf_indices_are_exactly_the_products_and_merchants(t: T, service: Revi
         assert service.leaf_indices(merchant=address.lower(), product=OTHER) == \
             [i for i, e in enumerate(LOG) if e[0] == who and e[1] == OTHER]
     assert service.leaf_indices(product=keccak(text="gtin:nothing")) == []
+    assert service.leaves_at([7, 2, 7]) == [service.leaves(7, 8)[0], service.leaves(2, 3)[0], service.leaves(7, 8)[0]]
+    with pytest.raises(InvalidInput):
+        service.leaves_at([len(LOG)])
     with pytest.raises(InvalidInput):
         service.leaf_indices()
     with pytest.raises(InvalidInput):
