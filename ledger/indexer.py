@@ -1032,13 +1032,16 @@ class Indexer:
 
 
 def _certificate_record(r: Any, history: tuple[HistoryEntry, ...]) -> CertificateRecord:
+    def checksum(raw: bytes) -> str:  # the same few merchants and issuers recur: the cached spelling
+        return _checksum_of("0x" + bytes(raw).hex())
+
     return CertificateRecord(
         certificate_id=bytes(r.certificate_id), product_id=bytes(r.product_id), lot=bytes(r.lot),
-        merchant=_checksum(r.merchant), issuer=_checksum(r.issuer), issuer_id=r.issuer_id, kind=r.kind,
+        merchant=checksum(r.merchant), issuer=checksum(r.issuer), issuer_id=r.issuer_id, kind=r.kind,
         document_hash=bytes(r.document_hash), standard=bytes(r.standard), issued_at=r.issued_at,
-        valid_until=r.valid_until, anchored_by=_checksum(r.anchored_by), anchored_at=r.anchored_at,
+        valid_until=r.valid_until, anchored_by=checksum(r.anchored_by), anchored_at=r.anchored_at,
         block_number=r.block_number, tx_hash=bytes(r.tx_hash), revoked_at=r.revoked_at,
-        revoked_by=None if r.revoked_by is None else _checksum(r.revoked_by),
+        revoked_by=None if r.revoked_by is None else checksum(r.revoked_by),
         revocation_act=r.revocation_act, superseded_at=r.superseded_at,
         superseded_by=_opt_bytes(r.superseded_by), replaces=_opt_bytes(r.replaces),
         issuer_compromised_at=int(r.issuer_compromised_at or 0), history=history)
