@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -176,6 +175,16 @@ def _pg_reachable() -> str | None:
     return None
 
 
+def require_pg(status: str | None) -> None:
+    """Skip the calling test when no PostgreSQL answers (``status`` says why), or fail it under
+    TRUSTLEDGER_REQUIRE_PG=1 (CI), where the PostgreSQL half must run."""
+    if status is None:
+        return
+    if os.environ.get("TRUSTLEDGER_REQUIRE_PG") == "1":
+        pytest.fail(f"PostgreSQL at {PG_URL} is required (TRUSTLEDGER_REQUIRE_PG=1): {status}")
+    pytest.skip(f"no PostgreSQL at {PG_URL}: {status}")
+
+
 @pytest.fixture(scope="session")
 def _pg_status() -> str | None:
     return _pg_reachable()
@@ -187,9 +196,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Any, _pg_status: str | No
 
     PostgreSQL tests skip when no server answers, unless TRUSTLEDGER_REQUIRE_PG=1 (CI), where they fail.
     """
-    import sqlalchemy
-
-    from ledger.storage import Database
+    from ledger.storage import Database, scratch_schema
 
     if request.param == "sqlite":
         db = Database(f"sqlite:///{tmp_path}/trustledger.db")
@@ -197,20 +204,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Any, _pg_status: str | No
         yield db
         db.dispose()
         return
-    if _pg_status is not None:
-        if os.environ.get("TRUSTLEDGER_REQUIRE_PG") == "1":
-            pytest.fail(f"PostgreSQL at {PG_URL} is required (TRUSTLEDGER_REQUIRE_PG=1): {_pg_status}")
-        pytest.skip(f"no PostgreSQL at {PG_URL}: {_pg_status}")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = Database(PG_URL)
-    with admin.engine.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(PG_URL, schema=schema)
-    try:
+    require_pg(_pg_status)
+    with scratch_schema(PG_URL, prefix="t") as db:
         db.migrate()
         yield db
-    finally:
-        db.dispose()
-        with admin.engine.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()

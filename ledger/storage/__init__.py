@@ -1,6 +1,6 @@
 """Durable storage: the schema, the database and its migrations."""
 
-from .db import Database, DatabaseUnavailable, now_ms
+from .db import Database, DatabaseUnavailable, now_ms, scratch_schema
 from .schema import metadata
 
-__all__ = ["Database", "DatabaseUnavailable", "metadata", "now_ms"]
+__all__ = ["Database", "DatabaseUnavailable", "metadata", "now_ms", "scratch_schema"]

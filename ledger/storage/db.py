@@ -8,13 +8,15 @@ sequencer) locks its row with ``SELECT ... FOR UPDATE`` (:meth:`Database.locked`
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, Select, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
@@ -141,3 +143,28 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def scratch_schema(url: str | URL, *, prefix: str = "scratch") -> Iterator[Database]:
+    """A :class:`Database` on a fresh, empty PostgreSQL schema, dropped with everything in it on exit.
+
+    For tests and benchmarks that need an isolated PostgreSQL database without creating one (not migrated:
+    call :meth:`Database.migrate`). ``prefix`` names the schema (lower-case letters, digits, underscores).
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", prefix):
+        raise ValueError(f"schema prefix must be a short lower-case identifier, found {prefix!r}")
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    admin = Database(url)
+    try:
+        with admin.engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        db = Database(url, schema=schema)
+        try:
+            yield db
+        finally:
+            db.dispose()
+            with admin.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

@@ -25,7 +25,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ from ledger.eip712 import Certificate
 from ledger.indexer import Indexer
 from ledger.manifest import Manifest
 from ledger.merkle import MerkleTree
-from ledger.storage import Database
+from ledger.storage import Database, scratch_schema
 from tests import devchain
 
 BENCHMARKS = REPO / "BENCHMARKS.md"
@@ -156,18 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             results["sqlite"] = run(chain.w3, manifest, db)
             db.dispose()
         log(f"sqlite: {results['sqlite']}")
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        admin = Database(PG_URL)
-        with admin.engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            db = Database(PG_URL, schema=schema)
+        with scratch_schema(PG_URL, prefix="bench") as db:
             results["postgresql"] = run(chain.w3, manifest, db)
-            db.dispose()
-        finally:
-            with admin.engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
         log(f"postgresql: {results['postgresql']}")
         client = chain.w3.client_version
     finally:

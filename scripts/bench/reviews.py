@@ -29,6 +29,7 @@ of BENCHMARKS.md (nothing else in the file is touched).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -38,8 +39,7 @@ import shlex
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ from ledger.reviews import (
     order_commitment,
     reviewer_pseudonym,
 )
-from ledger.storage import Database
+from ledger.storage import Database, scratch_schema
 from ledger.vault import Vault
 
 BENCHMARKS = REPO / "BENCHMARKS.md"
@@ -138,37 +138,21 @@ def service_for(db: Database, max_batch: int, verify: bool) -> ReviewLogService:
 # ------------------------------------------------------------------------------------------ databases
 
 
-class Fresh:
+@contextlib.contextmanager
+def fresh(backend: str, pg_url: str) -> Iterator[Database]:
     """A fresh, migrated database for one run: a SQLite file in a temporary directory or a PostgreSQL schema."""
-
-    def __init__(self, backend: str, pg_url: str) -> None:
-        self.backend, self.pg_url = backend, pg_url
-        self.tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.schema: str | None = None
-
-    def __enter__(self) -> Database:
-        if self.backend == "sqlite":
-            self.tmp = tempfile.TemporaryDirectory(prefix="trustledger-bench-")
-            self.db = Database(f"sqlite:///{self.tmp.name}/reviews.db")
-        else:
-            self.schema = f"bench_{uuid.uuid4().hex[:12]}"
-            admin = Database(self.pg_url)
-            with admin.engine.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
-            admin.dispose()
-            self.db = Database(self.pg_url, schema=self.schema)
-        self.db.migrate()
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.dispose()
-        if self.tmp is not None:
-            self.tmp.cleanup()
-        if self.schema is not None:
-            admin = Database(self.pg_url)
-            with admin.engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-            admin.dispose()
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="trustledger-bench-") as tmp:
+            db = Database(f"sqlite:///{tmp}/reviews.db")
+            try:
+                db.migrate()
+                yield db
+            finally:
+                db.dispose()
+    else:
+        with scratch_schema(pg_url, prefix="bench") as db:
+            db.migrate()
+            yield db
 
 
 def pg_settings(pg_url: str) -> dict[str, str]:
@@ -209,7 +193,7 @@ def _signer_cpu_seconds() -> float:
 
 
 def run(backend: str, pg_url: str, subs: list[ReviewSubmission], max_batch: int, verify: bool) -> dict[str, Any]:
-    with Fresh(backend, pg_url) as db:
+    with fresh(backend, pg_url) as db:
         service = service_for(db, max_batch, verify)
         service.start()
         busy0, cpu0, child0 = _busy_seconds(), time.process_time(), _signer_cpu_seconds()
@@ -271,7 +255,7 @@ def best_cpu_us(fn: Callable[[], object], repeat: int = 3) -> float:
 
 def stages(subs: list[ReviewSubmission]) -> dict[str, float]:
     """Per-review cost of each stage, one thread, on the benchmark's own inputs."""
-    with Fresh("sqlite", "") as db:
+    with fresh("sqlite", "") as db:
         service = service_for(db, 4096, True)
         unverified = service_for(db, 4096, False)
         sub = subs[0]

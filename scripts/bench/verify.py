@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from ledger.product import product_record
 from ledger.receipts import ReceiptSigner
 from ledger.reviewlog import ReviewLogService
 from ledger.reviews import ReviewLeaf, parse_review_leaf
-from ledger.storage import Database
+from ledger.storage import Database, scratch_schema
 from ledger.storage.schema import log_leaves, log_nodes, log_state
 from ledger.trust import trust_profile
 from ledger.vault import Vault
@@ -355,19 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             db = Database(f"sqlite:///{tmp}/index.db")
             results["sqlite"] = measure(chain.w3, world, db, args.samples, bundles)
             db.dispose()
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        admin = Database(PG_URL)
-        with admin.engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            log("postgresql")
-            db = Database(PG_URL, schema=schema)
+        log("postgresql")
+        with scratch_schema(PG_URL, prefix="bench") as db:
             results["postgresql"] = measure(chain.w3, world, db, args.samples, bundles)
-            db.dispose()
-        finally:
-            with admin.engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
         client = chain.w3.client_version
     finally:
         chain.close()

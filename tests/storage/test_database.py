@@ -66,3 +66,25 @@ def test_unreachable_database_is_a_typed_error_without_the_password() -> None:
     assert "s3cret" not in str(info.value)
     assert "127.0.0.1:1" in str(info.value)
     db.dispose()
+
+
+def test_scratch_schema_is_isolated_and_dropped(_pg_status: str | None) -> None:
+    from ledger.storage import scratch_schema
+
+    from ..conftest import PG_URL, require_pg
+
+    with pytest.raises(ValueError, match="identifier"), scratch_schema(PG_URL, prefix='x"; drop table y; --'):
+        pass
+    require_pg(_pg_status)
+    with scratch_schema(PG_URL, prefix="t") as db:
+        assert db.schema is not None
+        db.migrate()
+        with db.read() as conn:
+            assert conn.execute(sa.text("select current_schema()")).scalar_one() == db.schema
+        name = db.schema
+    admin = Database(PG_URL)
+    with admin.engine.connect() as conn:
+        left = conn.execute(sa.text("select count(*) from information_schema.schemata where schema_name = :n"),
+                            {"n": name}).scalar_one()
+    admin.dispose()
+    assert left == 0
