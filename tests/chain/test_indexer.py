@@ -8,7 +8,7 @@ Providers that refuse ranges or time out are in ``test_indexer_faults.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from ledger.storage.schema import idx_events, idx_state
 
 from ..conftest import ACT_DELAY, OTHER_STANDARD, STANDARD, World
 from .test_certificates import SPOT_CHECK_FAIL, make_cert
-from .test_disputes import EVIDENCE, URI, Extras, Outcome, Phase, T, _key
+from .test_disputes import EVIDENCE, URI, Outcome, Phase, T
 from .test_governance import SUSPENSION
 
 pytestmark = pytest.mark.chain
@@ -37,40 +37,7 @@ LEAVES = [leaf_hash(f"review {i}".encode()) for i in range(64)]
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def extras(_world: World) -> Iterator[Extras]:
-    """The consumer, spare arbitrator and panel keys of test_disputes, funded for this module."""
-    snap = _world.chain.snapshot()
-    x = Extras(_key(_world.w3, "buyer"), _key(_world.w3, "buyer2"),
-               [_key(_world.w3, f"arbitrator{i}") for i in range(2, 6)], _key(_world.w3, "panel"))
-    for k in (x.buyer, x.buyer2, *x.arbs, x.panel):
-        _world.chain.fund(k.address, 10**20)
-    try:
-        yield x
-    finally:
-        _world.chain.revert(snap)
-        _world.actors.reset_nonces()
-
-
-@pytest.fixture
-def t(world: World, extras: Extras) -> Iterator[T]:
-    helper = T(world, extras)
-    try:
-        yield helper
-    finally:
-        helper.reset_nonces()
-
-
-@pytest.fixture(scope="module")
-def manifest(_world: World) -> Manifest:
-    return Manifest.from_deployment(_world.w3, _world.d)
-
-
-@pytest.fixture
-def ix(world: World, database: Database, manifest: Manifest) -> Indexer:
-    return Indexer(world.w3, database, manifest, retry_delay=0)
+# extras, t, manifest and ix: tests/chain/conftest.py
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -103,11 +103,6 @@ def faulty_web3(world: World, faults: Faults) -> Web3:
     return w3
 
 
-@pytest.fixture(scope="module")
-def manifest(_world: World) -> Manifest:
-    return Manifest.from_deployment(_world.w3, _world.d)
-
-
 def issue_many(world: World, n: int, *, empty_every: int = 3) -> list[bytes]:
     """``n`` certificates, one per block, with empty blocks in between (ranges of mixed density)."""
     ids = []

@@ -25,7 +25,6 @@ from eth_utils.crypto import keccak
 from ledger.eip712 import Certificate, certificate_id
 from ledger.errors import InvalidInput
 from ledger.indexer import CertificateStatus, Indexer
-from ledger.manifest import Manifest
 from ledger.merkle import consistency_proof_from_leaf_hashes, leaf_hash, root_from_leaf_hashes
 from ledger.product import ProductRecord, product_record
 from ledger.reviewlog import ReviewLogService
@@ -35,48 +34,14 @@ from ledger.storage.schema import log_leaves
 from ledger.trust import trust_profile
 from ledger.verify import ReasonCode, Source, Verdict
 
-from ..conftest import World
 from ..storage.reviewlog_helpers import attestation, make_service, submission
 from .test_certificates import make_cert
-from .test_disputes import EVIDENCE, PRODUCT, Extras, Outcome, T, _key
+from .test_disputes import EVIDENCE, PRODUCT, Outcome, T
 
 pytestmark = pytest.mark.chain
 
 REASON = keccak(text="reason:product-test")
 OTHER = keccak(text="gtin:another-product")
-
-
-@pytest.fixture(scope="module")
-def extras(_world: World) -> Iterator[Extras]:
-    snap = _world.chain.snapshot()
-    x = Extras(_key(_world.w3, "buyer"), _key(_world.w3, "buyer2"),
-               [_key(_world.w3, f"arbitrator{i}") for i in range(2, 6)], _key(_world.w3, "panel"))
-    for k in (x.buyer, x.buyer2):
-        _world.chain.fund(k.address, 10**20)
-    try:
-        yield x
-    finally:
-        _world.chain.revert(snap)
-        _world.actors.reset_nonces()
-
-
-@pytest.fixture
-def t(world: World, extras: Extras) -> Iterator[T]:
-    helper = T(world, extras)
-    try:
-        yield helper
-    finally:
-        helper.reset_nonces()
-
-
-@pytest.fixture(scope="module")
-def manifest(_world: World) -> Manifest:
-    return Manifest.from_deployment(_world.w3, _world.d)
-
-
-@pytest.fixture
-def ix(world: World, database: Database, manifest: Manifest) -> Indexer:
-    return Indexer(world.w3, database, manifest, retry_delay=0)
 
 
 # ---------------------------------------------------------------------------------------------- the scenario

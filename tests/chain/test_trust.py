@@ -15,7 +15,7 @@ import dataclasses
 import importlib.util
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,9 @@ from ledger.storage.schema import log_leaves
 from ledger.trust import REMEDY_PERIOD, TrustInputs, TrustProfile, score, trust_profile
 from ledger.verify import ReasonCode
 
-from ..conftest import World
 from ..storage.reviewlog_helpers import attestation, make_service, submission
 from .test_certificates import SPOT_CHECK_FAIL, SPOT_CHECK_PASS, make_cert
-from .test_disputes import APPEAL, CONFIRM, EVIDENCE, RESPONSE, Extras, Outcome, T, _key, purchase_id
+from .test_disputes import APPEAL, CONFIRM, EVIDENCE, RESPONSE, Outcome, T, purchase_id
 from .test_governance import WARNING
 
 pytestmark = pytest.mark.chain
@@ -61,40 +60,7 @@ plain = _load_plain()
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def extras(_world: World) -> Iterator[Extras]:
-    """The consumer keys of test_disputes, funded for this module."""
-    snap = _world.chain.snapshot()
-    x = Extras(_key(_world.w3, "buyer"), _key(_world.w3, "buyer2"),
-               [_key(_world.w3, f"arbitrator{i}") for i in range(2, 6)], _key(_world.w3, "panel"))
-    for k in (x.buyer, x.buyer2):
-        _world.chain.fund(k.address, 10**20)
-    try:
-        yield x
-    finally:
-        _world.chain.revert(snap)
-        _world.actors.reset_nonces()
-
-
-@pytest.fixture
-def t(world: World, extras: Extras) -> Iterator[T]:
-    helper = T(world, extras)
-    try:
-        yield helper
-    finally:
-        helper.reset_nonces()
-
-
-@pytest.fixture(scope="module")
-def manifest(_world: World) -> Manifest:
-    return Manifest.from_deployment(_world.w3, _world.d)
-
-
-@pytest.fixture
-def ix(world: World, database: Database, manifest: Manifest) -> Indexer:
-    return Indexer(world.w3, database, manifest, retry_delay=0)
+# extras, t, manifest and ix: tests/chain/conftest.py
 
 
 # ---------------------------------------------------------------------------------------------- helpers

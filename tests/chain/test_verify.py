@@ -15,7 +15,6 @@ from eth_utils.crypto import keccak
 
 from ledger.eip712 import Certificate, certificate_id
 from ledger.indexer import CertificateStatus, Indexer
-from ledger.manifest import Manifest
 from ledger.merkle import MerkleTree
 from ledger.reviews import ReviewLeaf
 from ledger.storage import Database
@@ -63,16 +62,6 @@ def issue(world: World, c: Certificate) -> bytes:
     by = world.actors.issuer if c.issuer == world.actors.issuer.address else world.actors.issuer2
     by.send(world.d.registry.functions.issue(c.as_tuple()))
     return certificate_id(c)
-
-
-@pytest.fixture(scope="module")
-def manifest(_world: World) -> Manifest:
-    return Manifest.from_deployment(_world.w3, _world.d)
-
-
-@pytest.fixture
-def ix(world: World, database: Database, manifest: Manifest) -> Indexer:
-    return Indexer(world.w3, database, manifest, retry_delay=0)
 
 
 # ---------------------------------------------------------------------------------------------- certificates
