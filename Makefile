@@ -13,7 +13,7 @@ up: deps ## start the local chain (state kept on disk), deploy on first start, p
 	$(PY) -m ledger.devnet up
 
 test: deps ## everything: lint and types, artifacts and vectors reproduced, all suites on py-evm, chain suites on Hardhat
-	$(VENV)/bin/ruff check ledger tests scripts
+	$(VENV)/bin/ruff check ledger api tests scripts
 	$(VENV)/bin/mypy
 	$(PY) -m ledger.compile --check
 	$(PY) scripts/gen_merkle_vectors.py --check
@@ -53,7 +53,7 @@ bench-checkpoints: deps ## checkpoint gas and time against batch size, the MMD a
 	$(PY) scripts/bench/checkpoints.py
 
 lint: deps
-	$(VENV)/bin/ruff check ledger tests scripts
+	$(VENV)/bin/ruff check ledger api tests scripts
 	$(VENV)/bin/mypy
 
 reset: ## forget the local chain's state and deployment

@@ -74,6 +74,13 @@ def _eth_tester_revert(exc: BaseException) -> ContractError | UnknownRevert | No
     return UnknownRevert(b"")
 
 
+def revert_of(exc: BaseException) -> ContractError | UnknownRevert | None:
+    """The named error a failed ``eth_call`` stands for (a node's or eth-tester's), None when it is no revert."""
+    if isinstance(exc, ContractLogicError):
+        return named_error(exc)
+    return _eth_tester_revert(exc)
+
+
 def _raise_named(exc: BaseException) -> None:
     if isinstance(exc, ContractLogicError):
         raise named_error(exc) from None

@@ -384,3 +384,19 @@ INDEX_TABLES = (idx_events, idx_blocks, idx_parameters, idx_accreditations, idx_
                 idx_arbitrators, idx_acts, idx_certificates, idx_certificate_history, idx_checkpoints,
                 idx_disputes, idx_dispute_history, idx_takedowns)
 """Every table the indexer fills, events first; ``idx_state`` (the cursor) apart."""
+
+# -- the HTTP API -------------------------------------------------------------------------------------------
+
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("key", String(255), primary_key=True, comment="the client's Idempotency-Key header"),
+    Column("request_hash", LargeBinary(32), nullable=False,
+           comment="SHA-256 of method, path, query and body: the same key with another request is refused"),
+    Column("status", SmallInteger, nullable=False, comment="0 while the first request runs, then its HTTP status"),
+    Column("content_type", String(255), nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False, index=True),
+)
+"""Responses of writes made with an ``Idempotency-Key``: a retry is answered from here, never written twice."""

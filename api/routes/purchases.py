@@ -1,0 +1,54 @@
+"""Purchase attestations: the platform's order system asks the order signer to attest a completed order.
+
+Token-authenticated (the operator's automation). Each attestation admits one review and one open dispute for
+its order. The order id never reaches the service: the platform sends only its commitment
+``keccak256(orderId, merchant, salt)`` and keeps the salt.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from ledger.eip712 import PurchaseAttestation, sign_purchase_attestation
+from ledger.settings import KeyNotConfigured
+
+from ..deps import ServicesDep, TokenDep, write_gate
+from ..problems import Problem
+from ..types import hex_of
+from .reviews import AttestationIn
+
+ORDER = 15
+router = APIRouter(prefix="/v1/purchases", tags=["purchases"])
+
+
+class AttestationOut(BaseModel):
+    attestation: AttestationIn
+    signature: str = Field(description="the order signer's EIP-712 signature (65 bytes, hex)")
+    orderSigner: str
+    domain: dict[str, object]
+
+
+@router.post("", response_model=AttestationOut, status_code=201, dependencies=[TokenDep, Depends(write_gate)],
+             summary="Attest a completed order (the platform's order system; operator token)")
+def attest(body: AttestationIn, s: ServicesDep) -> AttestationOut:
+    try:
+        signer = s.settings.load_key("order_signer")
+    except KeyNotConfigured:
+        raise Problem(503, "order-signer-not-configured", "Order signer not configured",
+                      "this service holds no order signer key (TRUSTLEDGER_ORDER_SIGNER_KEY)") from None
+    expected = s.extra.get("order_signer_on_chain")
+    if expected is None:
+        expected = s.extra["order_signer_on_chain"] = \
+            s.contracts["TrustGovernance"].functions.orderSigner().call()
+    if expected != signer.address:
+        raise Problem(503, "order-signer-mismatch", "Order signer mismatch",
+                      "this service's order signer key is not the one the governance contract names; "
+                      "its attestations would be refused")
+    att = PurchaseAttestation(body.orderCommitment, body.merchant, body.productId, body.buyer, body.purchasedAt)
+    governance = s.ledger.manifest.address("TrustGovernance")
+    chain_id = s.ledger.manifest.chain_id
+    signature = sign_purchase_attestation(signer.key, att, chain_id=chain_id, governance=governance)
+    return AttestationOut(attestation=body, signature=hex_of(signature), orderSigner=signer.address,
+                          domain={"name": "TrustLedger Purchase", "version": "1", "chainId": chain_id,
+                                  "verifyingContract": governance})
