@@ -400,3 +400,28 @@ api_idempotency = Table(
     Column("expires_ms", BigInteger, nullable=False, index=True),
 )
 """Responses of writes made with an ``Idempotency-Key``: a retry is answered from here, never written twice."""
+
+api_certificate_offers = Table(
+    "api_certificate_offers",
+    metadata,
+    Column("certificate_id", LargeBinary(32), primary_key=True, comment="the record's id (EIP-712 struct hash)"),
+    Column("issuer", LargeBinary(20), nullable=False, index=True),
+    Column("merchant", LargeBinary(20), nullable=False, index=True),
+    Column("product_id", LargeBinary(32), nullable=False, index=True),
+    Column("certificate", Text, nullable=False, comment="the record as JSON (docs/api.md)"),
+    Column("nonce", String(78), nullable=False, comment="the issuer's offer nonce, decimal"),
+    Column("deadline", BigInteger, nullable=False),
+    Column("signature", LargeBinary(65), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+"""Certificate offers an issuer posted for a merchant to anchor (public: the record holds no personal data)."""
+
+api_rationales = Table(
+    "api_rationales",
+    metadata,
+    Column("dispute_id", LargeBinary(32), primary_key=True),
+    Column("rationale_hash", LargeBinary(32), primary_key=True, comment="keccak256 of the UTF-8 text"),
+    Column("text", Text, nullable=False, comment="public: a ruling's published reasons"),
+    Column("published_ms", BigInteger, nullable=False),
+)
+"""The published text of each ruling's rationale; the chain holds its hash."""
