@@ -63,8 +63,9 @@ async def _send_problem(scope: Scope, send: Send, problem: Problem, request_id: 
     await send({"type": "http.response.body", "body": raw})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(BaseException):
+    """Raised from ``receive`` past the limit. A BaseException, so that FastAPI's body parsing (which turns any
+    Exception into a 400) lets it through to :class:`RequestContext`, which answers 413."""
 
 
 class RequestContext:

@@ -16,7 +16,7 @@ import re
 from typing import Annotated, Any
 
 from eth_utils.address import to_checksum_address
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 _HEX = re.compile(r"0x[0-9a-fA-F]*")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,77}")
@@ -60,11 +60,13 @@ def _schema(pattern: str, description: str, example: str) -> WithJsonSchema:
                            "examples": [example]})
 
 
-Hash32 = Annotated[bytes, BeforeValidator(_hex_bytes(32, 32)),
+_AS_HEX = PlainSerializer(lambda b: "0x" + b.hex(), return_type=str)
+
+Hash32 = Annotated[bytes, BeforeValidator(_hex_bytes(32, 32)), _AS_HEX,
                    _schema("^0x[0-9a-fA-F]{64}$", "32 bytes, hex", "0x" + "ab" * 32)]
-Signature = Annotated[bytes, BeforeValidator(_hex_bytes(65, 65)),
+Signature = Annotated[bytes, BeforeValidator(_hex_bytes(65, 65)), _AS_HEX,
                       _schema("^0x[0-9a-fA-F]{130}$", "65-byte signature r || s || v, hex", "0x" + "1b" * 65)]
-HexData = Annotated[bytes, BeforeValidator(_hex_bytes(None, 64 * 1024)),
+HexData = Annotated[bytes, BeforeValidator(_hex_bytes(None, 64 * 1024)), _AS_HEX,
                     _schema("^0x([0-9a-fA-F]{2}){0,65536}$", "bytes, hex (at most 64 KiB)", "0x")]
 Address = Annotated[str, BeforeValidator(checksum),
                     _schema("^0x[0-9a-fA-F]{40}$", "address; mixed case must be a valid EIP-55 checksum",
