@@ -25,6 +25,7 @@ from .middleware import Idempotency, JsonFormatter, RequestContext
 from .problems import install_handlers
 from .routes import ROUTERS
 from .state import IndexWorker, Services
+from .takedowns import apply_takedowns
 
 __all__ = ["create_app"]
 
@@ -74,7 +75,8 @@ def create_app(settings: ApiSettings | None = None, *, ledger: Ledger | None = N
         try:
             if start_workers:
                 await anyio.to_thread.run_sync(opened.start)
-                worker = IndexWorker(services.indexer, settings.index_interval, log, services.metrics)
+                worker = IndexWorker(services.indexer, settings.index_interval, log, services.metrics,
+                                     after_sync=lambda: apply_takedowns(services))
                 services.index_worker = worker
                 worker.start()
             holder["services"] = services

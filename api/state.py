@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,8 +92,10 @@ class RateLimiter:
 class IndexWorker:
     """Runs :meth:`Indexer.sync` every ``interval`` seconds in a thread, until stopped."""
 
-    def __init__(self, indexer: Indexer, interval: float, log: logging.Logger, metrics: Metrics) -> None:
+    def __init__(self, indexer: Indexer, interval: float, log: logging.Logger, metrics: Metrics, *,
+                 after_sync: Callable[[], object] | None = None) -> None:
         self.indexer = indexer
+        self.after_sync = after_sync  # runs after each successful pass (e.g. applying takedowns to the log)
         self.interval = interval
         self.log = log
         self.metrics = metrics
@@ -118,6 +121,8 @@ class IndexWorker:
         while not self._stop.is_set():
             try:
                 self.indexer.sync()
+                if self.after_sync is not None:
+                    self.after_sync()
             except Exception as exc:  # noqa: BLE001 - a failed pass is logged and retried with backoff
                 self.metrics.index_errors.inc()
                 self.last_error = f"{type(exc).__name__}: {exc}"
