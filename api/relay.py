@@ -323,6 +323,8 @@ class Relay:
         try:
             _, args = self.forwarder.decode_function_input(entry.data)
             request = args["request"]
+            if isinstance(request, dict):  # web3 decodes a struct argument as a dict by field name
+                request = (request["from"], request["to"], None, None, None, request["data"])
             actor = to_checksum_address(request[0])
             contract = self.by_address.get(to_checksum_address(request[1]))
             if contract is not None:
