@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3.contract.contract import ContractFunction
 
 from ledger.chain import Transactor
