@@ -89,7 +89,7 @@ async def test_filters(api: Api) -> None:
     issued = await walk(api, {"event": "CertificateIssued"}, 2)
     assert [key(e) for e in issued] == [entry_key(h) for h in api.services.indexer.events(event="CertificateIssued")]
     assert {e["args"]["id"] for e in issued} == {hx(i) for i in ids.values()}
-    several = await walk(api, {"event": ["CertificateIssued", "CertificateRevoked"]}, 1000)
+    several = await walk(api, {"event": ["CertificateIssued", "CertificateRevoked"]}, 1)  # next keeps both
     assert [key(e) for e in several] == expect(lambda e: e["event"] in ("CertificateIssued", "CertificateRevoked"))
     governance = await walk(api, {"contract": "TrustGovernance"}, 5)
     assert [key(e) for e in governance] == [entry_key(h) for h in api.services.indexer.events(

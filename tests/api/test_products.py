@@ -143,3 +143,15 @@ async def test_trust_profile_with_its_inputs(api: Api) -> None:
 
     r = await api.client.get(f"/v1/merchants/{api.world.actors.stranger.address}/trust")
     assert r.status_code == 404 and r.json()["type"] == "urn:trustledger:problem:unknown-merchant"
+
+
+async def test_chain_mode_with_the_chain_down_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from web3 import Web3
+
+    monkeypatch.setattr(api.ledger, "w3", Web3(Web3.HTTPProvider("http://127.0.0.1:9", request_kwargs={"timeout": 2})))
+    r = await api.client.get(f"/v1/products/{hx(PRODUCT)}", params={"source": "chain"})
+    assert r.status_code == 503, r.text
+    assert r.json()["type"] == "urn:trustledger:problem:chain-unavailable"
+    # the index mode does not need the chain
+    r = await api.client.get(f"/v1/products/{hx(PRODUCT)}")
+    assert r.status_code == 200
