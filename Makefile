@@ -9,8 +9,8 @@ STAMP_NODE := $(NODE_DIR)/node_modules/.installed
 
 .PHONY: up test deps compile test-fast test-node bench-gas bench-reviews bench-checkpoints lint clean reset
 
-up: deps ## start the local chain (state kept on disk), deploy on first start, print the addresses
-	$(PY) -m ledger.devnet up
+up: deps ## the embedded default: local chain (state kept on disk), contracts deployed on first start, the API on :8000
+	$(PY) -m api.serve
 
 test: deps ## everything: lint and types, artifacts and vectors reproduced, all suites on py-evm, chain suites on Hardhat
 	$(VENV)/bin/ruff check ledger api tests scripts

@@ -89,7 +89,7 @@ def start_anvil(home: Path, port: int, state_interval: int = 1) -> tuple[subproc
             time.sleep(0.1)
 
 
-def _identities(home: Path) -> dict[str, str]:
+def identities(home: Path) -> dict[str, str]:
     path = home / "dev-keys.json"
     if path.exists():
         keys: dict[str, str] = json.loads(path.read_text())
@@ -103,7 +103,7 @@ def _identities(home: Path) -> dict[str, str]:
 def ensure_deployment(w3: Web3, home: Path) -> Manifest:
     """Reuse the deployment recorded in ``home/deployment.json`` if the chain has it; else deploy."""
     manifest_path = home / "deployment.json"
-    keys = _identities(home)
+    keys = identities(home)
     if manifest_path.exists():
         try:
             manifest = Manifest.load(manifest_path)
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  RPC                  http://127.0.0.1:{args.port}")
         for name, address in manifest.addresses.items():
             print(f"  {name:20} {address}")
-        keys = _identities(args.home)
+        keys = identities(args.home)
         print("  demo identities (keys in " + str(args.home / "dev-keys.json") + "):")
         for role, key in keys.items():
             print(f"    {role:18} {Account.from_key(key).address}")
