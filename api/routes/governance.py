@@ -11,7 +11,6 @@ Reads come from the event index and are public. Routes and problem types: docs/a
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -364,7 +363,7 @@ def issuers(s: ServicesDep, limit: Limit = 100,
         q = q.where(a.issuer_id > cursor)
     with s.ledger.db.read() as conn:
         rows = conn.execute(q).all()
-    now = int(time.time())
+    now = _chain_now(s)
     items = []
     for r in rows[:limit]:
         found = s.indexer.accreditation(hex_of(bytes(r.issuer)))
@@ -381,7 +380,7 @@ def issuer(s: ServicesDep, issuer: IssuerPath) -> IssuerPublic:
         raise Problem(404, "unknown-issuer", "Unknown issuer", f"{issuer} was never accredited (as indexed)")
     history = _events(s, ("IssuerAccredited", "IssuerScopeSet", "IssuerSuspended", "IssuerRestored",
                           "IssuerKeyCompromised"), "issuer", issuer)
-    return IssuerPublic(**_accreditation(found, int(time.time())), history=history)
+    return IssuerPublic(**_accreditation(found, _chain_now(s)), history=history)
 
 
 @router.get("/merchants", response_model=MerchantPage, summary="Admitted merchants and their standing")
