@@ -170,6 +170,8 @@ class RationaleIn(BaseModel):
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("text is not encodable as UTF-8 (a lone surrogate?)") from None
+        if "\x00" in value:
+            raise ValueError("text contains a NUL character")
         return value
 
 
@@ -367,7 +369,7 @@ _CURSOR = re.compile(r"([0-9]{1,19})-(0x[0-9a-f]{64})")
 
 def _parse_cursor(cursor: str) -> tuple[int, bytes]:
     m = _CURSOR.fullmatch(cursor)
-    if m is None:
+    if m is None or int(m.group(1)) > 2**63 - 1:
         raise Problem(422, "invalid-cursor", "Invalid cursor", "pass back a nextCursor exactly as answered")
     return int(m.group(1)), bytes.fromhex(m.group(2)[2:])
 

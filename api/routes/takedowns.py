@@ -34,7 +34,7 @@ ZERO32 = b"\x00" * 32
 STATES: dict[int, str] = {EMERGENCY_HIDDEN: "emergencyHidden", TAKEN_DOWN: "takenDown", RESTORED: "restored"}
 LOG_STATES = ("visible", "hidden", "removed")  # log_leaves.takedown
 State = Literal["emergencyHidden", "takenDown", "restored"]
-LeafIndex = Annotated[int, Path(ge=0, le=2**64 - 1, description="the review's leaf index")]
+LeafIndex = Annotated[int, Path(ge=0, le=2**63 - 1, description="the review's leaf index")]
 
 
 class HideIn(BaseModel):
@@ -204,7 +204,7 @@ def list_takedowns(
     lapsed: Annotated[bool | None, Query(description="emergency hides past (true) or within (false) their lapse")]
     = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=0, le=2**64 - 1, description="nextCursor of the previous page")] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="nextCursor of the previous page")] = None,
 ) -> TakedownPage:
     t = idx_takedowns.c
     now = chain_time(s)
