@@ -23,11 +23,13 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
 from eth_abi.abi import decode
@@ -65,21 +67,29 @@ from .storage.schema import (
 __all__ = [
     "Accreditation",
     "ActRecord",
+    "BoundedCache",
     "CertificateRecord",
+    "CertificateState",
     "CertificateStatus",
     "CheckpointRecord",
     "DeploymentNotFound",
     "DisputeRecord",
     "HistoryEntry",
+    "IndexPosition",
+    "IndexView",
     "Indexer",
     "IndexerError",
     "MerchantRecord",
+    "MerchantTrustData",
+    "ProductData",
     "ProviderRangeRefused",
     "SyncResult",
     "UndecodableLog",
+    "certificate_status",
 ]
 
 ZERO_ADDRESS = "0x" + "00" * 20
+_MERCHANT_EVENTS = ("MerchantAdmitted", "MerchantSanctioned", "MerchantRestored")
 _ZERO32 = bytes(32)
 _STATE_ID = 1
 
@@ -226,22 +236,43 @@ class CertificateRecord:
 
     def status_at(self, time: int) -> tuple[CertificateStatus, bool]:
         """(status, issuer accredited at issue) at ``time``, by the precedence of ``CertificateRegistry.statusAt``."""
-        if time < self.anchored_at:
-            return CertificateStatus.UNKNOWN, False
-        compromised = self.issuer_compromised_at
-        if compromised != 0 and self.anchored_at >= compromised:
-            return CertificateStatus.COMPROMISED, False
-        revoked = self.revoked_at or 0
-        counts = self.revocation_act is not None or compromised == 0 or revoked < compromised
-        if revoked != 0 and revoked <= time and counts:
-            return CertificateStatus.REVOKED, True
-        if self.superseded_at is not None and self.superseded_at <= time:
-            return CertificateStatus.SUPERSEDED, True
-        if self.kind == SPOT_CHECK_FAIL:
-            return CertificateStatus.FAILED, True
-        if time > self.valid_until:
-            return CertificateStatus.EXPIRED, True
-        return CertificateStatus.VALID, True
+        return certificate_status(self, time, self.issuer_compromised_at)
+
+
+@dataclass(frozen=True)
+class CertificateState:
+    """What a certificate's status depends on, and nothing else (no history): what a trust profile counts."""
+
+    certificate_id: bytes
+    issuer: str
+    kind: int
+    valid_until: int
+    anchored_at: int
+    revoked_at: int | None
+    revocation_act: int | None
+    superseded_at: int | None
+
+
+def certificate_status(c: CertificateRecord | CertificateState, time: int,
+                       compromised_at: int) -> tuple[CertificateStatus, bool]:
+    """(status, issuer accredited at issue) of ``c`` at ``time`` when its issuer's key is known compromised since
+    ``compromised_at`` (0: not), by the precedence of ``CertificateRegistry.statusAt``."""
+    if time < c.anchored_at:
+        return CertificateStatus.UNKNOWN, False
+    compromised = compromised_at
+    if compromised != 0 and c.anchored_at >= compromised:
+        return CertificateStatus.COMPROMISED, False
+    revoked = c.revoked_at or 0
+    counts = c.revocation_act is not None or compromised == 0 or revoked < compromised
+    if revoked != 0 and revoked <= time and counts:
+        return CertificateStatus.REVOKED, True
+    if c.superseded_at is not None and c.superseded_at <= time:
+        return CertificateStatus.SUPERSEDED, True
+    if c.kind == SPOT_CHECK_FAIL:
+        return CertificateStatus.FAILED, True
+    if time > c.valid_until:
+        return CertificateStatus.EXPIRED, True
+    return CertificateStatus.VALID, True
 
 
 @dataclass(frozen=True)
@@ -298,6 +329,217 @@ class DisputeRecord:
     product_id: bytes | None
     category: bytes
     history: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class IndexPosition:
+    """Where the index stands: its cursor (the last indexed block's number and hash) and that block's time.
+
+    The index holds exactly what the events of the chain up to the cursor block leave behind (a block's hash
+    commits to every block before it; an incremental index equals a rebuild), so two reads made at one position
+    read the same index: the key of :class:`IndexView`'s memo.
+    """
+
+    block_number: int
+    block_hash: bytes | None
+    """None before any block is indexed."""
+    block_time: int | None
+    """The cursor block's time; None before any block is indexed."""
+
+
+@dataclass(frozen=True)
+class MerchantTrustData:
+    """What the index holds of one merchant for its trust profile (:func:`ledger.trust.trust_profile`)."""
+
+    merchant: str
+    certificates: tuple[CertificateState, ...]
+    """Every certificate record naming the merchant, in anchoring order (block, then id)."""
+    disputes: tuple[DisputeRecord, ...]
+    """Every purchase dispute naming the merchant, in opening order, each with its whole history."""
+    governance: tuple[HistoryEntry, ...]
+    """Its ``MerchantAdmitted``, ``MerchantSanctioned`` and ``MerchantRestored`` events, in chain order."""
+
+
+@dataclass(frozen=True)
+class ProductData:
+    """What the index holds of one product for its record (:func:`ledger.product.product_record`)."""
+
+    certificates: tuple[CertificateRecord, ...]
+    """Every certificate of the product, in anchoring order (block, then id), each with its history."""
+    disputes: tuple[DisputeRecord, ...]
+    """Purchase disputes about the product and challenges of the review leaves asked about, in the order of
+    their opening blocks (then id), each with its whole history."""
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A thread-safe mapping of at most ``maxsize`` entries: the least recently used goes first.
+
+    ``hits`` and ``misses`` count the lookups (what a benchmark reports)."""
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise InvalidInput(f"maxsize must be >= 1, not {maxsize}")
+        self.maxsize = maxsize
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True)
+class _Globals:
+    """The reads every profile and record needs, whatever the merchant or product."""
+
+    governance: tuple[HistoryEntry, ...]
+    """Every TrustGovernance event, in chain order."""
+    takedowns: tuple[HistoryEntry, ...]
+    """Every ReviewTakenDown and ReviewRestored, in chain order."""
+    checkpoints: tuple[CheckpointRecord, ...]
+
+
+class IndexView:
+    """The index as of one :class:`IndexPosition` (:meth:`Indexer.view`): reads through it are memoized for
+    that position and dropped once the index has moved.
+
+    Correct by construction: every memoized read runs in one read transaction (a snapshot: REPEATABLE READ on
+    PostgreSQL, WAL snapshot isolation on SQLite) that reads the position too, and its result is kept only under
+    the position that same snapshot showed. A new indexed block (a new event, a rollback, a reset) moves the
+    cursor, and with it the key, so nothing read before can be served after. When the index moves while a view
+    is in use, its later reads return the newer index, uncached, as separate :class:`Indexer` reads would.
+    """
+
+    def __init__(self, indexer: Indexer, position: IndexPosition, globals_: _Globals) -> None:
+        self.indexer = indexer
+        self.position = position
+        self._globals = globals_
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.indexer.manifest
+
+    def governance_events(self) -> tuple[HistoryEntry, ...]:
+        """Every TrustGovernance event indexed, in chain order."""
+        return self._globals.governance
+
+    def takedown_events(self) -> tuple[HistoryEntry, ...]:
+        """Every ``ReviewTakenDown`` and ``ReviewRestored`` indexed, in chain order."""
+        return self._globals.takedowns
+
+    def checkpoints(self) -> tuple[CheckpointRecord, ...]:
+        """Every anchored checkpoint, by index."""
+        return self._globals.checkpoints
+
+    def merchant_trust(self, merchant: str) -> MerchantTrustData:
+        """The merchant's certificates (states), purchase disputes (with histories) and governance events:
+        three queries in one transaction when not memoized."""
+        key = _address_bytes(merchant)
+        checksum = _checksum_of("0x" + key.hex())
+        governance = tuple(e for e in self._globals.governance
+                           if e.event in _MERCHANT_EVENTS and e.args.get("merchant") == checksum)
+
+        def read(conn: Connection) -> MerchantTrustData:
+            c = idx_certificates.c
+            states = tuple(
+                CertificateState(bytes(r.certificate_id), _checksum_of("0x" + bytes(r.issuer).hex()), r.kind,
+                                 r.valid_until, r.anchored_at, r.revoked_at, r.revocation_act, r.superseded_at)
+                for r in conn.execute(sa.select(c.certificate_id, c.issuer, c.kind, c.valid_until, c.anchored_at,
+                                                c.revoked_at, c.revocation_act, c.superseded_at)
+                                      .where(c.merchant == key).order_by(c.block_number, c.certificate_id)))
+            d = idx_disputes.c
+            disputes = _disputes_with_histories(conn, sa.and_(d.merchant == key, d.kind == 0))
+            return MerchantTrustData(checksum, states, disputes, governance)
+
+        return self._memo(("merchant-trust", key), read)
+
+    def product(self, product: bytes, review_leaves: Iterable[int] = ()) -> ProductData:
+        """The product's certificates (with histories), its purchase disputes and the challenges of
+        ``review_leaves`` (with histories): four queries in one transaction when not memoized."""
+        pid = bytes(product)
+        subjects = tuple(sorted({int(i).to_bytes(32, "big") for i in review_leaves}))
+
+        def read(conn: Connection) -> ProductData:
+            d = idx_disputes.c
+            condition: Any = d.product_id == pid
+            if subjects:
+                condition = sa.or_(condition, sa.and_(d.kind == 1, d.subject.in_(subjects)))
+            return ProductData(_certificates_with_histories(conn, idx_certificates.c.product_id == pid),
+                               _disputes_with_histories(conn, condition))
+
+        return self._memo(("product", pid, subjects), read)
+
+    def _memo(self, key: Hashable, read: Callable[[Connection], V]) -> V:
+        cache = self.indexer._view_cache
+        found = cache.get(self.position, key)
+        if found is not None:
+            return cast(V, found)
+        with self.indexer._db.read() as conn:
+            self.indexer._snapshot(conn)
+            position = self.indexer._position(conn)
+            value = read(conn)
+        if position == self.position:
+            cache.put(position, key, value)
+        return value
+
+
+class _ViewCache:
+    """Memoized reads of the latest position seen (older ones are dropped when it moves): the globals, and at
+    most ``maxsize`` merchants' and products' reads, least recently used out first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._lock = threading.Lock()
+        self.position: IndexPosition | None = None
+        self.globals: _Globals | None = None
+        self.entries: BoundedCache[Hashable, Any] = BoundedCache(maxsize)
+
+    def current(self, position: IndexPosition) -> _Globals | None:
+        with self._lock:
+            return self.globals if position == self.position else None
+
+    def install(self, position: IndexPosition, globals_: _Globals) -> None:
+        """Make ``position`` the current one. Two threads holding different positions may take turns here:
+        each drops the other's entries (fewer hits), never serves them."""
+        with self._lock:
+            if position != self.position:
+                self.entries.clear()
+                self.position, self.globals = position, globals_
+
+    def get(self, position: IndexPosition, key: Hashable) -> Any:
+        with self._lock:
+            if position != self.position:
+                return None
+            return self.entries.get(key)
+
+    def put(self, position: IndexPosition, key: Hashable, value: Any) -> None:
+        with self._lock:
+            if position == self.position:
+                self.entries.put(key, value)
 
 
 # --- decoding ---------------------------------------------------------------------------------------------
@@ -528,13 +770,15 @@ class Indexer:
     ``max_range``: the largest ``eth_getLogs`` range asked for. ``max_retries``: how many times in a row a
     single-block range may be refused or time out before :meth:`sync` gives up with :class:`IndexerError`.
     ``retry_delay``: seconds slept after a refusal, doubling while refusals continue (at most 5 s).
+    ``view_cache_size``: how many merchants' and products' reads :meth:`view` keeps while the index stays put.
 
     One indexer per database is the expected shape; two running at once are safe (the cursor is
     compared-and-set under a row lock) but duplicate the chain reads.
     """
 
     def __init__(self, w3: Web3, db: Database, manifest: Manifest, *, confirmation_depth: int = 0,
-                 max_range: int = 2000, max_retries: int = 8, retry_delay: float = 0.25) -> None:
+                 max_range: int = 2000, max_retries: int = 8, retry_delay: float = 0.25,
+                 view_cache_size: int = 1024) -> None:
         if confirmation_depth < 0:
             raise InvalidInput(f"confirmation_depth must be >= 0, not {confirmation_depth}")
         if max_range < 1:
@@ -556,6 +800,7 @@ class Indexer:
                 self._specs[(address, topic)] = spec
         self._projector = _Projector(ruling_period=self._setting("rulingPeriod", 1),
                                      appeal_window=self._setting("appealWindow", 2))
+        self._view_cache = _ViewCache(view_cache_size)
 
     def _setting(self, key: str, position: int) -> int:
         """A dispute period: from the manifest, or read from the deployed DisputeRegistry."""
@@ -845,6 +1090,47 @@ class Indexer:
 
     # -- reading -----------------------------------------------------------------------------------------
 
+    def position(self) -> IndexPosition:
+        """Where the index stands: the cursor block's number, hash and time (one query)."""
+        with self._db.read() as conn:
+            return self._position(conn)
+
+    def view(self) -> IndexView:
+        """The index as it stands now, its reads memoized until the index moves (:class:`IndexView`).
+
+        One query when the index has not moved since the last view; otherwise one transaction that reads the
+        position and everything every profile and record needs (governance events, takedowns, checkpoints).
+        """
+        position = self.position()
+        globals_ = self._view_cache.current(position)
+        if globals_ is None:
+            with self._db.read() as conn:
+                self._snapshot(conn)
+                position = self._position(conn)
+                globals_ = _Globals(
+                    governance=_event_entries(conn, idx_events.c.contract == "TrustGovernance"),
+                    takedowns=_event_entries(conn, idx_events.c.contract == "DisputeRegistry",
+                                             idx_events.c.event.in_(("ReviewTakenDown", "ReviewRestored"))),
+                    checkpoints=_checkpoint_records(conn))
+            self._view_cache.install(position, globals_)
+        return IndexView(self, position, globals_)
+
+    def _position(self, conn: Connection) -> IndexPosition:
+        s, b = idx_state.c, idx_blocks.c
+        row = conn.execute(sa.select(s.cursor_number, s.cursor_hash, b.timestamp).select_from(
+            idx_state.outerjoin(idx_blocks, sa.and_(b.number == s.cursor_number, b.hash == s.cursor_hash)))
+        ).one_or_none()
+        if row is None:
+            return IndexPosition(self.manifest.deploy_block - 1, None, None)
+        return IndexPosition(int(row.cursor_number), None if row.cursor_hash is None else bytes(row.cursor_hash),
+                             None if row.timestamp is None else int(row.timestamp))
+
+    def _snapshot(self, conn: Connection) -> None:
+        """Make ``conn``'s read transaction one snapshot (its first statement). SQLite's read transactions in WAL
+        mode already are; PostgreSQL's default (READ COMMITTED) gives each statement its own."""
+        if self._db.dialect == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the events table and of every projection, sorted: equal for equal indexes.
 
@@ -862,14 +1148,10 @@ class Indexer:
 
     def events(self, *, contract: str | None = None, event: str | None = None) -> list[HistoryEntry]:
         """Indexed events in chain order, optionally of one contract and one event name."""
-        q = sa.select(idx_events).order_by(idx_events.c.block_number, idx_events.c.log_index)
-        if contract is not None:
-            q = q.where(idx_events.c.contract == contract)
-        if event is not None:
-            q = q.where(idx_events.c.event == event)
+        conditions = [cond for cond, given in ((idx_events.c.contract == contract, contract is not None),
+                                               (idx_events.c.event == event, event is not None)) if given]
         with self._db.read() as conn:
-            return [HistoryEntry(r.block_number, r.log_index, r.block_time, bytes(r.tx_hash), r.event,
-                                 json.loads(r.args)) for r in conn.execute(q)]
+            return list(_event_entries(conn, *conditions))
 
     def accreditation(self, issuer: str) -> Accreditation | None:
         """The accreditation of ``issuer``, or None when it was never accredited."""
@@ -939,74 +1221,34 @@ class Indexer:
                 .order_by(c.block_number, c.certificate_id))]
 
     def merchant_certificates(self, merchant: str) -> list[CertificateRecord]:
-        """The same records as ``certificates(merchant=merchant)``, read in two queries (the records, then all
-        their histories at once) instead of one history query per certificate: what a trust profile reads."""
-        c, h = idx_certificates.c, idx_certificate_history.c
-        key = _address_bytes(merchant)
-        q = (sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))
-             .select_from(idx_certificates.outerjoin(idx_accreditations,
-                                                     idx_accreditations.c.issuer == c.issuer))
-             .where(c.merchant == key).order_by(c.block_number, c.certificate_id))
-        hq = (sa.select(idx_certificate_history)
-              .select_from(idx_certificate_history.join(idx_certificates, c.certificate_id == h.certificate_id))
-              .where(c.merchant == key).order_by(h.certificate_id, h.block_number, h.log_index))
-        with self._db.read() as conn:
-            rows = conn.execute(q).all()
-            histories: dict[bytes, list[HistoryEntry]] = {}
-            for r in conn.execute(hq):
-                histories.setdefault(bytes(r.certificate_id), []).append(HistoryEntry(
-                    r.block_number, r.log_index, r.block_time, bytes(r.tx_hash), r.event, json.loads(r.args)))
-        return [_certificate_record(r, tuple(histories.get(bytes(r.certificate_id), ()))) for r in rows]
+        """The same records as ``certificates(merchant=merchant)``, by name: what a caller reading one merchant's
+        certificates with their histories calls (two queries: the records, then all their histories)."""
+        return self._certificates(idx_certificates.c.merchant == _address_bytes(merchant))
 
     def _certificates(self, *conditions: Any) -> list[CertificateRecord]:
-        c = idx_certificates.c
-        q = (sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))
-             .select_from(idx_certificates.outerjoin(idx_accreditations,
-                                                     idx_accreditations.c.issuer == c.issuer))
-             .where(*conditions).order_by(c.block_number, c.certificate_id))
         with self._db.read() as conn:
-            rows = conn.execute(q).all()
-            out = []
-            for r in rows:
-                history = _history(conn, idx_certificate_history, idx_certificate_history.c.certificate_id,
-                                   bytes(r.certificate_id))
-                out.append(_certificate_record(r, history))
-        return out
+            return list(_certificates_with_histories(conn, sa.and_(sa.true(), *conditions)))
 
     def checkpoints(self) -> list[CheckpointRecord]:
         """Every anchored checkpoint, by index."""
         with self._db.read() as conn:
-            return [CheckpointRecord(r.checkpoint_index, r.size, bytes(r.root), r.anchored_at, r.block_number,
-                                     bytes(r.tx_hash))
-                    for r in conn.execute(sa.select(idx_checkpoints).order_by(idx_checkpoints.c.checkpoint_index))]
+            return list(_checkpoint_records(conn))
 
     def dispute(self, dispute_id: bytes) -> DisputeRecord | None:
         """A dispute with its whole history in chain order, or None when the index holds no such dispute."""
         with self._db.read() as conn:
-            r = conn.execute(sa.select(idx_disputes).where(
-                idx_disputes.c.dispute_id == bytes(dispute_id))).one_or_none()
-            if r is None:
-                return None
-            history = _history(conn, idx_dispute_history, idx_dispute_history.c.dispute_id, bytes(dispute_id))
-        return DisputeRecord(
-            dispute_id=bytes(r.dispute_id), kind=r.kind, phase=r.phase, resume=r.resume, outcome=r.outcome,
-            round=r.round, by_default=bool(r.by_default), panel=bool(r.panel), cursor=r.cursor,
-            opened_at=r.opened_at, response_deadline=r.response_deadline, ruling_deadline=r.ruling_deadline,
-            appeal_deadline=r.appeal_deadline, claimant=_checksum(r.claimant), remedy_deadline=r.remedy_deadline,
-            respondent=_checksum(r.respondent), remedy_amount=int(r.remedy_amount), merchant=_checksum(r.merchant),
-            arbitrator=_checksum(r.arbitrator), first_arbitrator=_checksum(r.first_arbitrator),
-            subject=bytes(r.subject), product_id=_opt_bytes(r.product_id), category=bytes(r.category),
-            history=history)
+            found = _disputes_with_histories(conn, idx_disputes.c.dispute_id == bytes(dispute_id))
+        return found[0] if found else None
 
     def disputes(self, *, product: bytes | None = None, merchant: str | None = None,
                  review_leaves: Iterable[int] | None = None) -> list[DisputeRecord]:
-        """Disputes matching every filter given, each with its whole history, in opening order.
+        """Disputes matching every filter given, each with its whole history, in opening order (two queries).
 
         ``product``: purchase disputes about that product. ``merchant``: disputes naming that merchant (purchase
         disputes and review challenges). ``review_leaves``: review challenges of any of those leaf indexes.
         """
         d = idx_disputes.c
-        conditions: list[Any] = []
+        conditions: list[Any] = [sa.true()]
         if product is not None:
             conditions.append(d.product_id == bytes(product))
         if merchant is not None:
@@ -1017,10 +1259,7 @@ class Indexer:
                 return []
             conditions += [d.kind == 1, d.subject.in_(subjects)]
         with self._db.read() as conn:
-            ids = [bytes(i) for i in conn.execute(
-                sa.select(d.dispute_id).where(*conditions).order_by(d.block_number, d.dispute_id)).scalars()]
-        found = [self.dispute(i) for i in ids]
-        return [r for r in found if r is not None]
+            return list(_disputes_with_histories(conn, sa.and_(*conditions)))
 
     def takedown(self, leaf_index: int) -> tuple[int, int, int, bytes, bytes] | None:
         """``DisputeRegistry.takedown(leafIndex)`` as indexed: (state, hiddenAt, lapseAt, reasonCode, disputeId)."""
@@ -1047,14 +1286,73 @@ def _certificate_record(r: Any, history: tuple[HistoryEntry, ...]) -> Certificat
         issuer_compromised_at=int(r.issuer_compromised_at or 0), history=history)
 
 
+def _certificates_with_histories(conn: Connection, condition: Any) -> tuple[CertificateRecord, ...]:
+    """The certificates matching ``condition`` (over ``idx_certificates``), in anchoring order, with their issuers'
+    compromise times and their histories: two queries, whatever their number."""
+    c, h = idx_certificates.c, idx_certificate_history.c
+    rows = conn.execute(
+        sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))
+        .select_from(idx_certificates.outerjoin(idx_accreditations, idx_accreditations.c.issuer == c.issuer))
+        .where(condition).order_by(c.block_number, c.certificate_id)).all()
+    if not rows:
+        return ()
+    histories: dict[bytes, list[HistoryEntry]] = {}
+    for r in conn.execute(
+            sa.select(idx_certificate_history)
+            .select_from(idx_certificate_history.join(idx_certificates, c.certificate_id == h.certificate_id))
+            .where(condition).order_by(h.certificate_id, h.block_number, h.log_index)):
+        histories.setdefault(bytes(r.certificate_id), []).append(_entry(r))
+    return tuple(_certificate_record(r, tuple(histories.get(bytes(r.certificate_id), ()))) for r in rows)
+
+
+def _disputes_with_histories(conn: Connection, condition: Any) -> tuple[DisputeRecord, ...]:
+    """The disputes matching ``condition`` (over ``idx_disputes``), in opening order (block, then id), each with
+    its whole history in chain order: two queries, whatever their number."""
+    d, h = idx_disputes.c, idx_dispute_history.c
+    rows = conn.execute(sa.select(idx_disputes).where(condition).order_by(d.block_number, d.dispute_id)).all()
+    if not rows:
+        return ()
+    histories: dict[bytes, list[HistoryEntry]] = {}
+    for r in conn.execute(
+            sa.select(idx_dispute_history)
+            .select_from(idx_dispute_history.join(idx_disputes, d.dispute_id == h.dispute_id))
+            .where(condition).order_by(h.dispute_id, h.block_number, h.log_index)):
+        histories.setdefault(bytes(r.dispute_id), []).append(_entry(r))
+    return tuple(_dispute_record(r, tuple(histories.get(bytes(r.dispute_id), ()))) for r in rows)
+
+
+def _dispute_record(r: Any, history: tuple[HistoryEntry, ...]) -> DisputeRecord:
+    return DisputeRecord(
+        dispute_id=bytes(r.dispute_id), kind=r.kind, phase=r.phase, resume=r.resume, outcome=r.outcome,
+        round=r.round, by_default=bool(r.by_default), panel=bool(r.panel), cursor=r.cursor,
+        opened_at=r.opened_at, response_deadline=r.response_deadline, ruling_deadline=r.ruling_deadline,
+        appeal_deadline=r.appeal_deadline, claimant=_checksum(r.claimant), remedy_deadline=r.remedy_deadline,
+        respondent=_checksum(r.respondent), remedy_amount=int(r.remedy_amount), merchant=_checksum(r.merchant),
+        arbitrator=_checksum(r.arbitrator), first_arbitrator=_checksum(r.first_arbitrator),
+        subject=bytes(r.subject), product_id=_opt_bytes(r.product_id), category=bytes(r.category),
+        history=history)
+
+
+def _event_entries(conn: Connection, *conditions: Any) -> tuple[HistoryEntry, ...]:
+    """Indexed events matching every condition, in chain order."""
+    c = idx_events.c
+    return tuple(_entry(r) for r in conn.execute(
+        sa.select(c.block_number, c.log_index, c.block_time, c.tx_hash, c.event, c.args)
+        .where(*conditions).order_by(c.block_number, c.log_index)))
+
+
+def _checkpoint_records(conn: Connection) -> tuple[CheckpointRecord, ...]:
+    return tuple(CheckpointRecord(r.checkpoint_index, r.size, bytes(r.root), r.anchored_at, r.block_number,
+                                  bytes(r.tx_hash))
+                 for r in conn.execute(sa.select(idx_checkpoints).order_by(idx_checkpoints.c.checkpoint_index)))
+
+
+def _entry(r: Any) -> HistoryEntry:
+    return HistoryEntry(r.block_number, r.log_index, r.block_time, bytes(r.tx_hash), r.event, json.loads(r.args))
+
+
 def _sort_key(row: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
     return tuple((1, 0) if v is None else (0, v) for v in row)
-
-
-def _history(conn: Connection, table: Table, key: Any, value: bytes) -> tuple[HistoryEntry, ...]:
-    rows = conn.execute(sa.select(table).where(key == value).order_by(table.c.block_number, table.c.log_index))
-    return tuple(HistoryEntry(r.block_number, r.log_index, r.block_time, bytes(r.tx_hash), r.event,
-                              json.loads(r.args)) for r in rows)
 
 
 def _address_bytes(address: str) -> bytes:

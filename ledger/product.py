@@ -36,7 +36,7 @@ from . import merkle
 from .bundle import AccreditationAtIssue
 from .eip712 import Certificate
 from .errors import InvalidInput
-from .indexer import CertificateStatus, DisputeRecord, HistoryEntry, Indexer
+from .indexer import CertificateRecord, CertificateStatus, DisputeRecord, HistoryEntry, Indexer, IndexView
 from .reviews import parse_review_leaf
 from .trust import (
     IndexedLeafStore,
@@ -58,6 +58,7 @@ from .verify import (
     _Chain,
     _index_checkpoints,
     verify_certificate,
+    verify_indexed_certificate,
 )
 
 __all__ = [
@@ -291,8 +292,10 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
     against the anchored checkpoints (O(n)); or an :class:`~ledger.trust.IndexedLeafStore` (the
     ``ReviewLogService`` itself), of which only the product's leaves (and the merchants' for their profiles)
     are read, each counted only when its inclusion proof verifies against the anchored checkpoint
-    (O(k log n)). For an honest log the two give the same record. ``as_of``: default now (the wall clock in index mode, the latest block's time in
-    chain mode: pass it when the two must agree). ``purchased_at``: also judge each certificate at that time.
+    (O(k log n)). For an honest log the two give the same record. ``as_of``: default now as the source knows it:
+    in index mode the time of the last indexed block (:attr:`~ledger.indexer.IndexPosition.block_time`; the wall
+    clock only while no block is indexed), in chain mode the latest block's time (pass it when the two must
+    agree). ``purchased_at``: also judge each certificate at that time.
     ``source=Source.CHAIN`` needs ``w3``. ``profiles``: trust profiles already computed (a cache keyed by
     checksummed merchant address); a merchant missing from it gets one computed as of ``as_of``.
     """
@@ -305,20 +308,25 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
         if w3 is None:
             raise InvalidInput("source=chain needs w3")
         chain = _Chain(w3, indexer.manifest)
-    if as_of is None:
-        as_of = int(chain.w3.eth.get_block("latest")["timestamp"]) if chain is not None else int(time.time())
-    if not isinstance(as_of, int) or as_of < 0:
+    if as_of is not None and (not isinstance(as_of, int) or as_of < 0):
         raise InvalidInput(f"as_of must be unix seconds, not {as_of!r}")
     if purchased_at is not None and (not isinstance(purchased_at, int) or purchased_at < 0):
         raise InvalidInput(f"purchased_at must be unix seconds, not {purchased_at!r}")
 
-    certificates = _certificates(pid, indexer, chain, source, as_of, purchased_at)
-    reviews, counted_merchants = _reviews(pid, indexer, chain, leaves, as_of)
-    disputes = _disputes(pid, indexer, reviews.leaf_indexes, as_of)
+    view = indexer.view()
+    if as_of is None:
+        if chain is not None:
+            as_of = int(chain.w3.eth.get_block("latest")["timestamp"])
+        else:  # what the index has seen: the last indexed block's time (the wall clock before any block)
+            as_of = view.position.block_time if view.position.block_time is not None else int(time.time())
+    reviews, counted_merchants = _reviews(pid, view, chain, leaves, as_of)
+    data = view.product(pid, reviews.leaf_indexes)  # its certificates and disputes, memoized with the view
+    certificates = _certificates(pid, view, data.certificates, chain, source, as_of, purchased_at)
+    disputes = _disputes(data.disputes, as_of)
     merchants = sorted({*(to_checksum_address(c.certificate.merchant) for c in certificates),
                         *(d.merchant for d in disputes if d.kind == "purchase"), *counted_merchants})
     cache = profiles or {}
-    trust = tuple(cache.get(m) or trust_profile(m, indexer=indexer, leaves=leaves, as_of=as_of) for m in merchants)
+    trust = tuple(cache.get(m) or trust_profile(m, indexer=view, leaves=leaves, as_of=as_of) for m in merchants)
     return ProductRecord(product_id=pid, chain_id=indexer.manifest.chain_id, as_of=as_of, purchased_at=purchased_at,
                          certificates=certificates, reviews=reviews.result, disputes=disputes, merchants=trust,
                          source=source)
@@ -327,31 +335,33 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
 # --- certificates -----------------------------------------------------------------------------------------
 
 
-def _certificates(pid: bytes, indexer: Indexer, chain: _Chain | None, source: Source, as_of: int,
-                  purchased_at: int | None) -> tuple[ProductCertificate, ...]:
+def _certificates(pid: bytes, view: IndexView, records: Sequence[CertificateRecord], chain: _Chain | None,
+                  source: Source, as_of: int, purchased_at: int | None) -> tuple[ProductCertificate, ...]:
     if chain is not None:
         found = [(ev.block_number, bytes(args["id"]))
                  for ev, args in chain.logs("CertificateRegistry", "CertificateIssued", None, pid)
                  if ev.block_time <= as_of]
         found.sort()  # the index's order: anchoring block, then id
-    else:
-        found = [(block, cid) for block, anchored_at, cid in indexer.certificate_ids(product=pid)
-                 if anchored_at <= as_of]
-    governance = None if chain is not None or not found else [
-        e for e in indexer.events(contract="TrustGovernance") if e.event in _GOVERNANCE_ISSUER_EVENTS]
+        out = []
+        for block, cid in found:
+            kw: dict[str, Any] = {"source": source, "indexer": view.indexer, "w3": chain.w3}
+            now = verify_certificate(cid, at=as_of, **kw)
+            at_purchase = None if purchased_at is None else verify_certificate(cid, at=purchased_at, **kw)
+            assert now.certificate is not None, "a certificate found anchored verifies as known"
+            out.append(ProductCertificate(cid, now.certificate, now, at_purchase,
+                                          _chain_accreditation(chain, now.certificate, block)))
+        return tuple(out)
+    anchored = [r for r in records if r.anchored_at <= as_of]  # in anchoring order: block, then id
+    governance = [e for e in view.governance_events() if e.event in _GOVERNANCE_ISSUER_EVENTS] if anchored else []
+    manifest = view.manifest
     out = []
-    for block, cid in found:
-        kw: dict[str, Any] = {"source": source, "indexer": indexer,
-                              "w3": None if chain is None else chain.w3}
-        now = verify_certificate(cid, at=as_of, **kw)
-        at_purchase = None if purchased_at is None else verify_certificate(cid, at=purchased_at, **kw)
+    for r in anchored:
+        now = verify_indexed_certificate(r.certificate_id, r, at=as_of, manifest=manifest)
+        at_purchase = None if purchased_at is None else verify_indexed_certificate(
+            r.certificate_id, r, at=purchased_at, manifest=manifest)
         assert now.certificate is not None, "a certificate found anchored verifies as known"
-        if chain is not None:
-            accreditation = _chain_accreditation(chain, now.certificate, block)
-        else:
-            assert governance is not None
-            accreditation = _index_accreditation(governance, now.certificate, block)
-        out.append(ProductCertificate(cid, now.certificate, now, at_purchase, accreditation))
+        out.append(ProductCertificate(r.certificate_id, now.certificate, now, at_purchase,
+                                      _index_accreditation(governance, now.certificate, r.block_number)))
     return tuple(out)
 
 
@@ -400,13 +410,13 @@ class _Reviews:
     leaf_indexes: tuple[int, ...]
 
 
-def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Leaves,
+def _reviews(pid: bytes, view: IndexView, chain: _Chain | None, leaves: Leaves,
              as_of: int) -> tuple[_Reviews, set[str]]:
-    checkpoints = [c for c in (chain.checkpoints() if chain is not None else _index_checkpoints(indexer))
+    checkpoints = [c for c in (chain.checkpoints() if chain is not None else _index_checkpoints(view))
                    if c.timestamp <= as_of]
     store = leaf_store(leaves)
     if store is not None:
-        return _proved_reviews(pid, indexer, chain, store, checkpoints, as_of)
+        return _proved_reviews(pid, view, chain, store, checkpoints, as_of)
     assert isinstance(leaves, Sequence)
     anchored_size = max((c.size for c in checkpoints), default=0)
     # The canonical leaf spells the product exactly so (reviews.py); a leaf that names it any other way is
@@ -429,7 +439,7 @@ def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Leaves,
                               f"0x{verified.root.hex()}), the ReviewLog says it is not"))
         verified = None
     verified_size = 0 if verified is None else verified.size
-    taken_down = _takedowns(indexer, as_of)
+    taken_down = _takedowns(view, as_of)
     stars = [0, 0, 0, 0, 0]
     counts = dict.fromkeys(("pending", "mismatch", "duplicate", "taken_down", "malformed"), 0)
     purchases: set[bytes] = set()
@@ -465,7 +475,7 @@ def _reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, leaves: Leaves,
     return _Reviews(result, tuple(mine)), merchants
 
 
-def _proved_reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, store: IndexedLeafStore,
+def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: IndexedLeafStore,
                     checkpoints: list[CheckpointRef], as_of: int) -> tuple[_Reviews, set[str]]:
     """The indexed path: only the product's leaves (``store.leaf_indices``), each proved by its inclusion proof
     against the checkpoint verified against; the buckets and their order are the full-sequence path's. A leaf
@@ -479,7 +489,7 @@ def _proved_reviews(pid: bytes, indexer: Indexer, chain: _Chain | None, store: I
                               f"expected checkpoint {verified.index} to be (size {verified.size}, root "
                               f"0x{verified.root.hex()}), the ReviewLog says it is not"))
         verified = None
-    taken_down = _takedowns(indexer, as_of)
+    taken_down = _takedowns(view, as_of)
     stars = [0, 0, 0, 0, 0]
     counts = dict.fromkeys(("pending", "mismatch", "duplicate", "taken_down", "malformed"), 0)
     purchases: set[bytes] = set()
@@ -531,12 +541,12 @@ def _root(leaf_hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def _takedowns(indexer: Indexer, as_of: int) -> dict[int, Tombstone]:
+def _takedowns(view: IndexView, as_of: int) -> dict[int, Tombstone]:
     """Leaves taken down as of ``as_of``: the last of ReviewTakenDown / ReviewRestored for a leaf decides."""
-    events = [e for name in ("ReviewTakenDown", "ReviewRestored")
-              for e in indexer.events(contract="DisputeRegistry", event=name) if e.block_time <= as_of]
     state: dict[int, Tombstone | None] = {}
-    for e in sorted(events, key=lambda e: (e.block_number, e.log_index)):
+    for e in view.takedown_events():  # chain order
+        if e.block_time > as_of:
+            continue
         leaf = int(e.args["leafIndex"])
         state[leaf] = None if e.event == "ReviewRestored" else Tombstone(
             leaf, bytes.fromhex(str(e.args["disputeId"])[2:]), e.block_time, e.block_number, e.tx_hash)
@@ -546,12 +556,10 @@ def _takedowns(indexer: Indexer, as_of: int) -> dict[int, Tombstone]:
 # --- disputes ---------------------------------------------------------------------------------------------
 
 
-def _disputes(pid: bytes, indexer: Indexer, leaf_indexes: Sequence[int], as_of: int) -> tuple[ProductDispute, ...]:
-    records: dict[bytes, DisputeRecord] = {}
-    for r in [*indexer.disputes(product=pid), *indexer.disputes(review_leaves=leaf_indexes)]:
-        records[r.dispute_id] = r
+def _disputes(records: Sequence[DisputeRecord], as_of: int) -> tuple[ProductDispute, ...]:
+    """The product's disputes (its purchase disputes, the challenges of its review leaves) as of ``as_of``."""
     out = []
-    for r in sorted(records.values(), key=lambda r: (r.history[0].block_number, r.history[0].log_index)):
+    for r in sorted(records, key=lambda r: (r.history[0].block_number, r.history[0].log_index)):
         history = tuple(h for h in r.history if h.block_time <= as_of)
         if not history:
             continue  # opened after as_of

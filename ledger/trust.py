@@ -26,7 +26,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Protocol, TypeVar
 
@@ -34,7 +34,16 @@ from eth_utils.address import to_checksum_address
 
 from . import merkle
 from .errors import InvalidInput, InvalidProof, RootMismatch
-from .indexer import CertificateStatus, CheckpointRecord, HistoryEntry, Indexer
+from .indexer import (
+    BoundedCache,
+    CertificateStatus,
+    CheckpointRecord,
+    HistoryEntry,
+    Indexer,
+    IndexView,
+    MerchantTrustData,
+    certificate_status,
+)
 from .merkle import MerkleTree
 from .reviews import ReviewLeaf, parse_review_leaf
 from .verify import LeafStore, Reason, ReasonCode
@@ -52,6 +61,8 @@ __all__ = [
     "Term",
     "TrustInputs",
     "TrustProfile",
+    "clear_leaf_caches",
+    "leaf_caches",
     "score",
     "trust_profile",
 ]
@@ -166,6 +177,27 @@ class ProvedLeaf:
     reason: Reason | None = None
 
 
+_PARSED: BoundedCache[bytes, ReviewLeaf] = BoundedCache(1 << 16)
+"""Leaves the strict parser accepted, by leaf hash (SHA-256(0x00 || bytes)): parsing is a pure function of the
+bytes, and the bytes are the hash's preimage."""
+
+_PROVED: BoundedCache[tuple[int, bytes, int, bytes], bool] = BoundedCache(1 << 17)
+"""Inclusions proved, by (checkpoint size, checkpoint root, leaf index, leaf hash): that a leaf hash sits at an
+index of the tree with that size and root is a fact about those four values alone, true forever once a proof
+reproduced the root. Failures are not kept: they are checked again on every call."""
+
+
+def leaf_caches() -> tuple[BoundedCache[bytes, ReviewLeaf], BoundedCache[tuple[int, bytes, int, bytes], bool]]:
+    """The parsed-leaf and proved-inclusion caches of the indexed path (their ``hits`` and ``misses``)."""
+    return _PARSED, _PROVED
+
+
+def clear_leaf_caches() -> None:
+    """Forget every parsed leaf and proved inclusion (a benchmark's cold start)."""
+    _PARSED.clear()
+    _PROVED.clear()
+
+
 def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: Sequence[C],
                   ) -> tuple[int, C | None, list[ProvedLeaf]]:
     """Read and check the leaves at ``indices`` (ascending) of ``store``: O(k log n) for k leaves.
@@ -175,6 +207,9 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
     included only when its inclusion proof from the store, over the hash of the bytes the store returns,
     reproduces that checkpoint's root (:func:`ledger.merkle.verify_inclusion`). Returns (the latest anchored
     size, the checkpoint verified against, each leaf's finding).
+
+    The bytes are read and hashed on every call; what is remembered is keyed by that hash (and the checkpoint's
+    size and root), so an altered leaf misses every cache: its parse and its proof are done again, and fail.
     """
     anchored_size = max((c.size for c in checkpoints), default=0)
     size = store.size
@@ -182,12 +217,16 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
     verified_size = 0 if verified is None else verified.size
     out: list[ProvedLeaf] = []
     for index, raw in zip(indices, store.leaves_at(indices), strict=True):
-        try:
-            leaf: ReviewLeaf | None = parse_review_leaf(raw)
-        except InvalidInput as exc:
-            out.append(ProvedLeaf(index, None, "malformed", Reason(ReasonCode.REVIEW_LEAF_MALFORMED,
-                                                                   f"leaf {index}: {exc}")))
-            continue
+        leaf_hash = merkle.leaf_hash(raw)
+        leaf = _PARSED.get(leaf_hash)
+        if leaf is None:
+            try:
+                leaf = parse_review_leaf(raw)
+            except InvalidInput as exc:
+                out.append(ProvedLeaf(index, None, "malformed", Reason(ReasonCode.REVIEW_LEAF_MALFORMED,
+                                                                       f"leaf {index}: {exc}")))
+                continue
+            _PARSED.put(leaf_hash, leaf)
         if index >= anchored_size:
             out.append(ProvedLeaf(index, leaf, "pending"))
             continue
@@ -198,16 +237,18 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
                 f"anchored checkpoint, found {size}")))
             continue
         assert verified is not None
-        leaf_hash = merkle.leaf_hash(raw)
-        try:
-            merkle.verify_inclusion(index, verified.size, leaf_hash, store.inclusion_proof(index, verified.size),
-                                    verified.root)
-        except (RootMismatch, InvalidProof, InvalidInput) as exc:
-            out.append(ProvedLeaf(index, leaf, "inclusion-mismatch", Reason(
-                ReasonCode.REVIEW_INCLUSION_FAILED,
-                f"leaf {index} (0x{leaf_hash.hex()}) against checkpoint {verified.index} (size {verified.size}): "
-                f"{exc}")))
-            continue
+        proved = (verified.size, verified.root, index, leaf_hash)
+        if _PROVED.get(proved) is None:
+            try:
+                merkle.verify_inclusion(index, verified.size, leaf_hash,
+                                        store.inclusion_proof(index, verified.size), verified.root)
+            except (RootMismatch, InvalidProof, InvalidInput) as exc:
+                out.append(ProvedLeaf(index, leaf, "inclusion-mismatch", Reason(
+                    ReasonCode.REVIEW_INCLUSION_FAILED,
+                    f"leaf {index} (0x{leaf_hash.hex()}) against checkpoint {verified.index} (size "
+                    f"{verified.size}): {exc}")))
+                continue
+            _PROVED.put(proved, True)
         out.append(ProvedLeaf(index, leaf, "included"))
     return anchored_size, verified, out
 
@@ -485,15 +526,17 @@ def canonical_json(value: Any) -> str:
 
 # --- reading the chain's record ---------------------------------------------------------------------------
 
-def trust_profile(merchant: str, *, indexer: Indexer, leaves: Leaves, as_of: int) -> TrustProfile:
+def trust_profile(merchant: str, *, indexer: Indexer | IndexView, leaves: Leaves, as_of: int) -> TrustProfile:
     """The trust profile of ``merchant`` as of unix time ``as_of``.
 
     ``indexer`` must have synced past ``as_of`` (events after it are ignored; events it has not indexed
-    yet are missing). ``leaves``: either the review log's entries from index 0 on, as canonical bytes (an
-    auditor's mirror, or ``ReviewLogService.leaves(0, n)``), every one hashed and the largest anchored root
-    they reproduce found (O(n)); or an :class:`IndexedLeafStore` (the ``ReviewLogService`` itself), of which
-    only the merchant's leaves are read, each counted only when its inclusion proof verifies against the
-    anchored checkpoint (O(k log n)). For an honest log both give the same profile.
+    yet are missing); a view of it (:meth:`Indexer.view`) reads several profiles at one position. Its reads are
+    memoized while the index does not move (:class:`~ledger.indexer.IndexView`). ``leaves``: either the review
+    log's entries from index 0 on, as canonical bytes (an auditor's mirror, or ``ReviewLogService.leaves(0, n)``),
+    every one hashed and the largest anchored root they reproduce found (O(n)); or an :class:`IndexedLeafStore`
+    (the ``ReviewLogService`` itself), of which only the merchant's leaves are read (on every call), each counted
+    only when its inclusion proof verifies against the anchored checkpoint (O(k log n); proofs already verified
+    against that checkpoint are remembered by leaf hash). For an honest log both give the same profile.
     """
     if not isinstance(as_of, int) or as_of < 0:
         raise InvalidInput(f"as_of must be unix seconds, not {as_of!r}")
@@ -503,11 +546,13 @@ def trust_profile(merchant: str, *, indexer: Indexer, leaves: Leaves, as_of: int
         merchant = str(to_checksum_address(merchant))
     except ValueError as exc:
         raise InvalidInput(f"not an address: {merchant!r}") from exc
+    view = indexer.view() if isinstance(indexer, Indexer) else indexer
 
-    certificates = _certificates(indexer, merchant, as_of)
-    disputes = _disputes(indexer, merchant, as_of)
-    sanctions = _sanctions(indexer, merchant, as_of)
-    reviews = _reviews(indexer, merchant, leaves, as_of)
+    data = view.merchant_trust(merchant)
+    certificates = _certificates(view, data, as_of)
+    disputes = _disputes(data, as_of)
+    sanctions = _sanctions(data, as_of)
+    reviews = _reviews(view, merchant, leaves, as_of)
     inputs = TrustInputs(
         certificates_valid=certificates.valid, certificates_revoked=certificates.revoked,
         certificates_failed=certificates.failed, stars=reviews.stars,
@@ -516,7 +561,7 @@ def trust_profile(merchant: str, *, indexer: Indexer, leaves: Leaves, as_of: int
         remedies_fulfilled=disputes.remedies_fulfilled, remedies_unpaid=disputes.remedies_unpaid,
         standing=sanctions.standing, warnings=sanctions.warnings, suspensions=sanctions.suspensions,
         bans=sanctions.bans)
-    return TrustProfile(merchant=merchant, chain_id=indexer.manifest.chain_id, as_of=as_of,
+    return TrustProfile(merchant=merchant, chain_id=view.manifest.chain_id, as_of=as_of,
                         certificates=certificates, reviews=reviews, disputes=disputes, sanctions=sanctions,
                         inputs=inputs, result=score(inputs))
 
@@ -525,33 +570,33 @@ def _until(entries: Iterable[HistoryEntry], as_of: int) -> list[HistoryEntry]:
     return [e for e in entries if e.block_time <= as_of]
 
 
-def _certificates(indexer: Indexer, merchant: str, as_of: int) -> CertificateCounts:
+def _certificates(view: IndexView, data: MerchantTrustData, as_of: int) -> CertificateCounts:
     # Key compromises as declared by as_of (a later declaration is not yet known then); a later
     # declaration only moves the time earlier, so the last one in chain order holds.
     compromised: dict[str, int] = {}
-    for e in _until(indexer.events(contract="TrustGovernance", event="IssuerKeyCompromised"), as_of):
-        compromised[str(e.args["issuer"])] = int(e.args["compromisedAt"])
+    for e in _until(view.governance_events(), as_of):
+        if e.event == "IssuerKeyCompromised":
+            compromised[str(e.args["issuer"])] = int(e.args["compromisedAt"])
     by_kind = [0, 0, 0]
     by_status = dict.fromkeys(STATUS_NAMES.values(), 0)
-    for record in indexer.merchant_certificates(merchant):
+    for record in data.certificates:
         if record.anchored_at > as_of:
             continue
-        known = replace(record, issuer_compromised_at=compromised.get(record.issuer, 0))
-        status, _ = known.status_at(as_of)
+        status, _ = certificate_status(record, as_of, compromised.get(record.issuer, 0))
         by_kind[record.kind] += 1
         by_status[STATUS_NAMES[status]] += 1
     return CertificateCounts(by_kind=(by_kind[0], by_kind[1], by_kind[2]), **by_status)
 
 
-def _disputes(indexer: Indexer, merchant: str, as_of: int) -> DisputeCounts:
+def _disputes(data: MerchantTrustData, as_of: int) -> DisputeCounts:
     c: Counter[str] = Counter()
     final = dict.fromkeys(_OUTCOME_NAMES, 0)
-    for opened in _until(indexer.events(contract="DisputeRegistry", event="PurchaseDisputeOpened"), as_of):
-        if opened.args["merchant"] != merchant:
-            continue
-        record = indexer.dispute(bytes.fromhex(str(opened.args["id"])[2:]))
-        assert record is not None, "an indexed PurchaseDisputeOpened has its dispute"
+    for record in data.disputes:
         history = _until(record.history, as_of)
+        if not history:
+            continue  # opened after as_of
+        opened = history[0]
+        assert opened.event == "PurchaseDisputeOpened", "a purchase dispute's history opens with its opening"
         c["opened"] += 1
         if any(e.event == "DisputeResponded" for e in history):
             c["timely"] += 1
@@ -596,17 +641,10 @@ def _disputes(indexer: Indexer, merchant: str, as_of: int) -> DisputeCounts:
         remedies_unpaid=c["unpaid"], remedies_pending=c["remedy_pending"])
 
 
-_MERCHANT_EVENTS = ("MerchantAdmitted", "MerchantSanctioned", "MerchantRestored")
-
-
-def _sanctions(indexer: Indexer, merchant: str, as_of: int) -> SanctionCounts:
-    events = [e for name in _MERCHANT_EVENTS
-              for e in _until(indexer.events(contract="TrustGovernance", event=name), as_of)
-              if e.args["merchant"] == merchant]
-    events.sort(key=lambda e: (e.block_number, e.log_index))
+def _sanctions(data: MerchantTrustData, as_of: int) -> SanctionCounts:
     standing, kinds, restorations = 0, [0, 0, 0], 0
     history: list[SanctionEvent] = []
-    for e in events:
+    for e in _until(data.governance, as_of):  # chain order
         if e.event == "MerchantAdmitted":
             standing = 1
             continue
@@ -626,11 +664,16 @@ def _sanctions(indexer: Indexer, merchant: str, as_of: int) -> SanctionCounts:
                           restorations=restorations, history=tuple(history))
 
 
-def _reviews(indexer: Indexer, merchant: str, leaves: Leaves, as_of: int) -> ReviewCounts:
-    checkpoints = [c for c in indexer.checkpoints() if c.anchored_at <= as_of]
+def _taken_down(view: IndexView, as_of: int) -> set[int]:
+    """Leaves with a ReviewTakenDown by ``as_of`` (the profile's rule: a later restoration does not undo it)."""
+    return {int(e.args["leafIndex"]) for e in _until(view.takedown_events(), as_of) if e.event == "ReviewTakenDown"}
+
+
+def _reviews(view: IndexView, merchant: str, leaves: Leaves, as_of: int) -> ReviewCounts:
+    checkpoints = [c for c in view.checkpoints() if c.anchored_at <= as_of]
     store = leaf_store(leaves)
     if store is not None:
-        return _proved_reviews(indexer, merchant, store, checkpoints, as_of)
+        return _proved_reviews(view, merchant, store, checkpoints, as_of)
     assert isinstance(leaves, Sequence)
     anchored_size = max((c.size for c in checkpoints), default=0)
     tree = MerkleTree(hashlib.sha256(b"\x00" + bytes(leaf)).digest() for leaf in leaves)
@@ -641,8 +684,7 @@ def _reviews(indexer: Indexer, merchant: str, leaves: Leaves, as_of: int) -> Rev
         if c.size <= len(leaves) and tree.root(c.size) == c.root:
             verified_size, verified_index = c.size, c.index
             break
-    taken_down = {int(e.args["leafIndex"])
-                  for e in _until(indexer.events(contract="DisputeRegistry", event="ReviewTakenDown"), as_of)}
+    taken_down = _taken_down(view, as_of)
     lower = merchant.lower()
     stars = [0, 0, 0, 0, 0]
     excluded: Counter[str] = Counter()
@@ -675,13 +717,12 @@ def _reviews(indexer: Indexer, merchant: str, leaves: Leaves, as_of: int) -> Rev
         malformed=excluded["malformed"])
 
 
-def _proved_reviews(indexer: Indexer, merchant: str, store: IndexedLeafStore, checkpoints: list[CheckpointRecord],
+def _proved_reviews(view: IndexView, merchant: str, store: IndexedLeafStore, checkpoints: list[CheckpointRecord],
                     as_of: int) -> ReviewCounts:
     """The indexed path: only the merchant's leaves, each proved against the anchored checkpoint. Buckets and
     their order are the full-sequence path's; a leaf whose bytes the store cannot prove is in rootMismatch."""
     anchored_size, verified, found = proved_leaves(store, store.leaf_indices(merchant=merchant), checkpoints)
-    taken_down = {int(e.args["leafIndex"])
-                  for e in _until(indexer.events(contract="DisputeRegistry", event="ReviewTakenDown"), as_of)}
+    taken_down = _taken_down(view, as_of)
     lower = merchant.lower()
     stars = [0, 0, 0, 0, 0]
     excluded: Counter[str] = Counter()

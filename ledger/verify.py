@@ -42,7 +42,7 @@ from . import merkle
 from .deploy import contract_at
 from .eip712 import Certificate, certificate_id
 from .errors import InvalidInput, InvalidProof, RootMismatch
-from .indexer import CertificateRecord, CertificateStatus, Indexer
+from .indexer import CertificateRecord, CertificateStatus, Indexer, IndexView
 from .manifest import Manifest
 from .reviews import ReviewLeaf, parse_review_leaf
 
@@ -59,6 +59,7 @@ __all__ = [
     "Source",
     "Verdict",
     "verify_certificate",
+    "verify_indexed_certificate",
     "verify_log",
     "verify_review",
 ]
@@ -334,7 +335,7 @@ class _Chain:
                 for ev, a in self.logs("ReviewLog", "CheckpointAnchored")]
 
 
-def _index_checkpoints(indexer: Indexer) -> list[CheckpointRef]:
+def _index_checkpoints(indexer: Indexer | IndexView) -> list[CheckpointRef]:
     address = indexer.manifest.address("ReviewLog")
     return [CheckpointRef(c.index, c.size, c.root, c.anchored_at,
                           Evidence("CheckpointAnchored", address, c.tx_hash, c.block_number, c.anchored_at))
@@ -414,8 +415,9 @@ def verify_certificate(certificate_id_: bytes, *, source: Source = Source.INDEX,
     """Verify certificate ``certificate_id_``: its status, its issuer's accreditation at issue, its events.
 
     ``at``: the time (unix seconds) to judge the status at ("was it valid when I bought it?"), with today's
-    knowledge of key compromises; default now — the latest block's time on the chain, or the wall clock in
-    index mode (pass ``at`` when the index must agree with a chain whose clock is not the wall clock).
+    knowledge of key compromises; default now as the source knows it — the latest block's time on the chain, or
+    in index mode the time of the last indexed block (the wall clock only while no block is indexed): a status
+    "now" from the index is never judged past what the index has seen.
     ``record``: a record the caller holds; it must hash to the id (:attr:`ReasonCode.CERTIFICATE_ID_MISMATCH`).
 
     Requires ``indexer`` for ``source=index``; ``w3`` and a manifest (or the indexer's) for ``source=chain``.
@@ -425,7 +427,6 @@ def verify_certificate(certificate_id_: bytes, *, source: Source = Source.INDEX,
         raise InvalidInput(f"certificate id must be 32 bytes, found {len(cid)}")
     source = Source(source)
     index, chain = _sources(source, indexer, w3, manifest)
-    reasons: list[Reason] = []
     evidence: list[Evidence] = []
     certificate: Certificate | None = None
     superseded_by: bytes | None = None
@@ -448,19 +449,48 @@ def verify_certificate(certificate_id_: bytes, *, source: Source = Source.INDEX,
                     superseded_by = bytes(args["replacementId"])
     else:
         assert index is not None
-        found = index.certificate(cid)
+        when = at
+        if when is None:  # now as the index knows it: its last block's time (the wall clock before any block)
+            indexed = index.position().block_time
+            when = indexed if indexed is not None else int(time.time())
+        return verify_indexed_certificate(cid, index.certificate(cid), at=at, when=when, manifest=index.manifest,
+                                          record=record)
+    return _certificate_verification(cid, status, bool(accredited), certificate, superseded_by, evidence, at, record,
+                                     source)
+
+
+def verify_indexed_certificate(certificate_id_: bytes, found: CertificateRecord | None, *, at: int | None,
+                               manifest: Manifest, when: int | None = None,
+                               record: Certificate | None = None) -> CertificateVerification:
+    """:func:`verify_certificate` in index mode over a record already read (``found``: what
+    ``Indexer.certificate(certificate_id_)`` returns, None for no such certificate). ``at``: as there;
+    ``when``: the time ``at=None`` stands for (default the wall clock)."""
+    cid = bytes(certificate_id_)
+    evidence: list[Evidence] = []
+    certificate: Certificate | None = None
+    superseded_by: bytes | None = None
+    if when is None:
         when = int(time.time()) if at is None else at
-        if found is None:
-            status, accredited = CertificateStatus.UNKNOWN, False
-        else:
-            status, accredited = found.status_at(when)
-            certificate = _certificate_from_record(found)
-            superseded_by = found.superseded_by
-            address = index.manifest.address("CertificateRegistry")
-            for h in found.history:
-                if h.event == "CertificateSuperseded" and bytes.fromhex(str(h.args["id"])[2:]) != cid:
-                    continue  # the event that made this certificate the replacement of another
-                evidence.append(Evidence(h.event, address, h.tx_hash, h.block_number, h.block_time, h.log_index))
+    if found is None:
+        status, accredited = CertificateStatus.UNKNOWN, False
+    else:
+        status, accredited = found.status_at(when)
+        certificate = _certificate_from_record(found)
+        superseded_by = found.superseded_by
+        address = manifest.address("CertificateRegistry")
+        for h in found.history:
+            if h.event == "CertificateSuperseded" and bytes.fromhex(str(h.args["id"])[2:]) != cid:
+                continue  # the event that made this certificate the replacement of another
+            evidence.append(Evidence(h.event, address, h.tx_hash, h.block_number, h.block_time, h.log_index))
+    return _certificate_verification(cid, status, accredited, certificate, superseded_by, evidence, at, record,
+                                     Source.INDEX)
+
+
+def _certificate_verification(cid: bytes, status: CertificateStatus, accredited: bool,
+                              certificate: Certificate | None, superseded_by: bytes | None,
+                              evidence: list[Evidence], at: int | None, record: Certificate | None,
+                              source: Source) -> CertificateVerification:
+    reasons: list[Reason] = []
     if status is not CertificateStatus.VALID or accredited or certificate is None:
         reasons.append(status_reason(status, certificate, at, superseded_by))
     if certificate is not None and not accredited and status is not CertificateStatus.COMPROMISED:

@@ -8,7 +8,8 @@ Providers that refuse ranges or time out are in ``test_indexer_faults.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.eip712 import Certificate, certificate_id, sign_certificate_offer
-from ledger.indexer import CertificateStatus, Indexer
+from ledger.indexer import BoundedCache, CertificateStatus, Indexer, IndexPosition
 from ledger.manifest import Manifest
 from ledger.merkle import consistency_proof_from_leaf_hashes, leaf_hash, root_from_leaf_hashes
 from ledger.storage import Database
@@ -372,6 +373,9 @@ def test_reorg_rolls_back_the_orphaned_events(t: T, ix: Indexer, database: Datab
     t.open("order-orphan")
     ix.sync()
     assert all(ix.certificate(c) is not None for c in orphaned)
+    merchant = world.actors.merchant.address
+    assert set(orphaned) <= {c.certificate_id for c in ix.view().merchant_trust(merchant).certificates}
+    before_reorg = ix.position()
     old_head = world.w3.eth.block_number
     with database.read() as conn:
         orphan_txs = {bytes(h) for h in conn.execute(
@@ -391,6 +395,10 @@ def test_reorg_rolls_back_the_orphaned_events(t: T, ix: Indexer, database: Datab
     assert result.reorgs == 1 and result.removed > 0
     assert all(ix.certificate(c) is None for c in orphaned)
     assert all(ix.certificate(c) is not None for c in survivors)
+    # the memoized view went with the orphaned blocks (a shorter fork may even end at the old height: the hash differs)
+    assert ix.position() != before_reorg
+    held_ids = {c.certificate_id for c in ix.view().merchant_trust(merchant).certificates}
+    assert not held_ids & set(orphaned) and set(survivors) <= held_ids
     with database.read() as conn:
         held = {bytes(h) for h in conn.execute(sa.select(idx_events.c.tx_hash)).scalars()}
     assert not held & orphan_txs
@@ -406,3 +414,74 @@ def test_a_database_of_another_deployment_is_refused(world: World, database: Dat
     other = Manifest.from_json({**manifest.to_json(), "deployBlock": manifest.deploy_block + 1})
     with pytest.raises(IndexerError, match="indexes chain"):
         Indexer(world.w3, database, other).sync()
+
+
+# ---------------------------------------------------------------------------------------------- memoized views
+
+
+@contextmanager
+def statements(database: Database) -> Iterator[list[str]]:
+    """The SQL statements run on ``database`` inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", record)
+
+
+def test_views_are_memoized_until_the_index_moves(t: T, ix: Indexer, database: Database, manifest: Manifest) -> None:
+    """A view's reads are kept while the cursor stays put (a second view costs one query), and never served once
+    it moved: a new certificate is in the next view's reads, whichever indexer moved the cursor; a view made
+    before the move reads the newer index (and keeps nothing under its old position)."""
+    world = t.world
+    m = world.actors.merchant.address
+    empty = ix.position()
+    assert empty == IndexPosition(manifest.deploy_block - 1, None, None)
+    assert ix.view().merchant_trust(m).certificates == ()
+
+    first = issue(t, make_cert(world, "view-first"))
+    ix.sync()
+    view = ix.view()
+    assert view.position == ix.position() and view.position.block_number == ix.cursor()
+    assert view.position.block_time == world.w3.eth.get_block(ix.cursor())["timestamp"]
+    data = view.merchant_trust(m)
+    product = view.product(keccak(text="gtin:view-first"))
+    assert first in [c.certificate_id for c in data.certificates]
+    assert [c.certificate_id for c in product.certificates] == [first]
+    assert list(product.certificates) == ix.certificates(product=keccak(text="gtin:view-first"))
+    with statements(database) as seen:
+        again = ix.view()
+        assert again.merchant_trust(m) is data and again.product(keccak(text="gtin:view-first")) is product
+    assert [q for q in seen if q.lstrip().upper().startswith("SELECT")] == seen[-1:]  # one: the position
+    assert "idx_state" in seen[-1]
+
+    second = issue(t, make_cert(world, "view-second"))
+    assert ix.view().merchant_trust(m) is data  # not indexed yet: the index has not moved
+    ix.sync()
+    moved = ix.view()
+    assert moved.position != view.position
+    assert second in [c.certificate_id for c in moved.merchant_trust(m).certificates]
+    assert second in [c.certificate_id for c in view.merchant_trust(m).certificates]  # the newer index, uncached
+
+    other = Indexer(world.w3, database, manifest, retry_delay=0)  # another process moves the shared cursor
+    third = issue(t, make_cert(world, "view-third"))
+    other.sync()
+    assert ix.view().position == other.position() != moved.position
+    assert third in [c.certificate_id for c in ix.view().merchant_trust(m).certificates]
+
+
+def test_bounded_cache_drops_the_least_recently_used() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # "b" is now the least recently used
+    cache.put("c", 3)
+    assert (cache.get("b"), cache.get("a"), cache.get("c"), len(cache)) == (None, 1, 3, 2)
+    assert (cache.hits, cache.misses) == (3, 1)
+    cache.clear()
+    assert cache.get("a") is None and len(cache) == 0

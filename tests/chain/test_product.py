@@ -367,6 +367,40 @@ def test_store_path_excludes_an_altered_leaf_by_name(t: T, ix: Indexer, database
     assert [x.code for x in p.reviews.exclusions] == [ReasonCode.REVIEW_INCLUSION_FAILED]
 
 
+def test_the_record_follows_the_index_as_it_moves(t: T, ix: Indexer, database: Database,
+                                                  service: ReviewLogService) -> None:
+    """The record's reads of the index are memoized while its cursor stands still, never after: a new certificate
+    of the product and a takedown of one of its reviews change nothing until indexed, and once indexed the
+    record equals a fresh indexer's. Without ``as_of`` the record is for the last indexed block's time."""
+    build(t, service.leaves(0, service.size))
+    ix.sync()
+    as_of = t.now()
+    first = product_record(PRODUCT, indexer=ix, leaves=service, as_of=as_of)
+    assert product_record(PRODUCT, indexer=ix, leaves=service).as_of == ix.position().block_time == \
+        t.world.w3.eth.get_block(ix.cursor())["timestamp"]
+
+    cert = dataclasses.replace(make_cert(t.world, "after-the-record"), product_id=PRODUCT)
+    t.do(t.a.issuer, t.world.d.registry.functions.issue(cert.as_tuple()))
+    t.review_final(Outcome.REVIEW_REMOVED, leaf=0)
+    later = t.now()
+    stale = product_record(PRODUCT, indexer=ix, leaves=service, as_of=later)
+    assert (len(stale.certificates), len(stale.reviews.tombstones)) == (len(first.certificates), 1)
+    assert product_record(PRODUCT, indexer=ix, leaves=service).as_of == first.as_of  # the index's time: unmoved
+
+    ix.sync()
+    moved = product_record(PRODUCT, indexer=ix, leaves=service, as_of=later)
+    assert (len(moved.certificates), len(moved.reviews.tombstones)) == (len(first.certificates) + 1, 2)
+    assert certificate_id(cert) in [c.certificate_id for c in moved.certificates]
+    mine = next(p for p in moved.merchants if p.merchant == t.a.merchant.address)
+    assert mine.reviews.taken_down == next(
+        p for p in first.merchants if p.merchant == t.a.merchant.address).reviews.taken_down + 1
+    uncached = Indexer(t.world.w3, database, ix.manifest, retry_delay=0)
+    assert moved.to_json() == product_record(PRODUCT, indexer=uncached, leaves=service, as_of=later).to_json()
+    assert moved.to_json() == product_record(PRODUCT, indexer=ix, leaves=service.leaves(0, service.size),
+                                             as_of=later).to_json()
+    assert product_record(PRODUCT, indexer=ix, leaves=service).as_of == ix.position().block_time > first.as_of
+
+
 def test_leaf_indices_are_exactly_the_products_and_merchants(t: T, service: ReviewLogService) -> None:
     a = t.a
     m = {"m": a.merchant.address, "m2": a.merchant2.address}

@@ -321,6 +321,50 @@ def test_store_path_equals_the_sequence_path_and_the_plain_script(t: T, ix: Inde
         service.close()
 
 
+def test_a_moved_index_is_never_served_from_a_cache(t: T, ix: Indexer, manifest: Manifest,
+                                                    database: Database) -> None:
+    """What the profile remembers (the index's reads while its cursor stands still; leaves parsed and proved, by
+    leaf hash and checkpoint) never outlives what it depends on. For the same merchant, moment and leaves: a
+    revocation, a new dispute, a takedown and a new checkpoint change nothing until indexed, and everything once
+    indexed, equal to a fresh indexer's profile and the plain script's."""
+    m = t.a.merchant.address
+    cid = issue(t, make_cert(t.world, "cache-revoked"))
+    service = make_service(database)
+    try:
+        for i in range(6):
+            order = f"trust-cache-{i}"
+            service.submit(submission(order, rating=1 + i % 5, merchant=m, product=PRODUCT,
+                                      att=attestation(order, merchant=m, product=PRODUCT)))
+        leaves = service.leaves(0, service.size)
+        anchor(t, leaves, 4, 0)
+        ix.sync()
+        before = trust_profile(m, indexer=ix, leaves=service, as_of=t.now())  # the caches filled
+        assert (before.certificates.revoked, before.disputes.opened, before.reviews.taken_down,
+                before.reviews.verified_size) == (0, 0, 0, 4)
+
+        t.do(t.a.issuer, t.world.d.registry.functions.revoke(cid, REASON))
+        open_dispute(t, "trust-cache", m, t.x.buyer)
+        t.review_final(Outcome.REVIEW_REMOVED, leaf=1)
+        t.chain.increase_time(60)  # a live node may stamp the next block with the same second
+        anchor(t, leaves, 6, 4)
+        as_of = t.now()
+        stale = trust_profile(m, indexer=ix, leaves=service, as_of=as_of)  # the index has not seen them yet
+        assert (stale.certificates.revoked, stale.disputes.opened, stale.reviews.taken_down,
+                stale.reviews.verified_size) == (0, 0, 0, 4)
+
+        ix.sync()
+        moved = trust_profile(m, indexer=ix, leaves=service, as_of=as_of)
+        assert (moved.certificates.revoked, moved.disputes.opened, moved.reviews.taken_down,
+                moved.reviews.verified_size) == (1, 1, 1, 6)
+        uncached = Indexer(t.world.w3, database, manifest, retry_delay=0)
+        assert moved.to_json() == trust_profile(m, indexer=uncached, leaves=service, as_of=as_of).to_json()
+        assert moved.to_json() == profile(t, ix, manifest, m, leaves, as_of=as_of).to_json()  # the plain script too
+        # and the past stays the past: the first moment again, from the moved index
+        assert trust_profile(m, indexer=ix, leaves=service, as_of=before.as_of).to_json() == before.to_json()
+    finally:
+        service.close()
+
+
 # ---------------------------------------------------------------------------------------------- the formula
 
 counts = st.integers(min_value=0, max_value=60)

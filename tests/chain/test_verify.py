@@ -137,6 +137,20 @@ def test_a_record_that_does_not_hash_to_the_id_is_named(world: World, ix: Indexe
         assert "0x" + cid.hex() in str(result.reasons)
 
 
+def test_now_in_index_mode_is_the_last_indexed_block(world: World, ix: Indexer) -> None:
+    """Without ``at`` the index judges a certificate at its last indexed block's time, never past what it has
+    seen: one that expired on the chain after that block stays valid until the index reaches the block."""
+    cid = issue(world, make_cert(world, "expires-unseen", valid_until=world.chain.now() + 3600))
+    ix.sync()
+    assert ix.position().block_time == world.w3.eth.get_block(ix.cursor())["timestamp"]
+    world.chain.increase_time(7200)
+    assert verify_certificate(cid, indexer=ix).status is CertificateStatus.VALID
+    chain = verify_certificate(cid, source=Source.CHAIN, w3=world.w3, manifest=ix.manifest)
+    assert chain.status is CertificateStatus.EXPIRED
+    ix.sync()
+    assert verify_certificate(cid, indexer=ix).status is CertificateStatus.EXPIRED
+
+
 # ---------------------------------------------------------------------------------------------- reviews
 
 
