@@ -1,4 +1,9 @@
-"""Dependencies of the routes, as ``Annotated`` aliases."""
+"""Dependencies of the routes, as ``Annotated`` aliases.
+
+All are ``async def``: they only read memory, and FastAPI runs a plain ``def`` dependency in the threadpool,
+a thread hand-off per dependency per request (under the GIL, beside the service's own threads) that costs far
+more than the check itself.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from .state import Services
 __all__ = ["RelayDep", "ServicesDep", "require_token", "write_gate"]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None:  # pragma: no cover - the lifespan sets it before the first request
         raise Problem(503, "starting", "Service starting", "the service is not ready yet",
@@ -26,7 +31,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_relay(services: ServicesDep) -> Relay:
+async def get_relay(services: ServicesDep) -> Relay:
     relay = services.extra.get("relay")
     if relay is None:
         relay = services.extra["relay"] = Relay(services)
@@ -37,7 +42,7 @@ def get_relay(services: ServicesDep) -> Relay:
 RelayDep = Annotated[Relay, Depends(get_relay)]
 
 
-def require_token(request: Request, services: ServicesDep) -> None:
+async def require_token(request: Request, services: ServicesDep) -> None:
     """The operator's automation token (``Authorization: Bearer <TRUSTLEDGER_API_TOKEN>``)."""
     configured = services.settings.api_token
     if configured is None:
@@ -53,7 +58,7 @@ def require_token(request: Request, services: ServicesDep) -> None:
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-def write_gate(request: Request, services: ServicesDep) -> None:
+async def write_gate(request: Request, services: ServicesDep) -> None:
     """Every write: refused while in maintenance (503), and limited per client (429)."""
     if services.maintenance:
         raise Problem(503, "maintenance", "Writes paused for maintenance",

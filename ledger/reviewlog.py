@@ -752,10 +752,24 @@ class ReviewLogService:
                 request.error = exc
 
     def _sequencer_loop(self) -> None:
-        while True:
+        stop = False
+        while not stop:
             batch = self._ready.get()
             if batch is _STOP:
                 return
+            # Group commit across intake batches: under a trickle of single submissions the intake hands over
+            # many small batches; everything that queued up while the last commit was syncing goes into the
+            # next one, so the commit rate, not the request rate, bounds the fsyncs.
+            batch = list(batch)
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._ready.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch.extend(more)
             admitted = [r for r in batch if r.error is None]
             started = time.perf_counter()
             fresh: list[_Request] = []

@@ -150,10 +150,11 @@ async def _post_all(client: httpx.AsyncClient, path: str, bodies: list[Any], con
 
 async def run_load(base: str, bodies: Bodies, args: argparse.Namespace) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.concurrency + 8, max_keepalive_connections=args.concurrency + 8)
+    warm = bodies.make(200)
+    single = bodies.make(args.single)
+    batches = [{"reviews": bodies.make(args.batch_size)} for _ in range(args.batches)]
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-        warm = bodies.make(200)
-        await _post_all(client, "/v1/reviews", warm, 16, lambda r: r.status_code == 201)
-        single = bodies.make(args.single)
+        await _post_all(client, "/v1/reviews", warm, args.concurrency, lambda r: r.status_code == 201)
         log(f"{len(single)} single submissions, {args.concurrency} connections")
         wall, lat, errors = await _post_all(client, "/v1/reviews", single, args.concurrency,
                                             lambda r: r.status_code == 201)
@@ -161,7 +162,6 @@ async def run_load(base: str, bodies: Bodies, args: argparse.Namespace) -> dict[
                       "latency_ms": {k: v * 1000 for k, v in _pcts(lat).items()}, "refused": errors,
                       "concurrency": args.concurrency}
         log(json.dumps(single_out))
-        batches = [{"reviews": bodies.make(args.batch_size)} for _ in range(args.batches)]
         log(f"{args.batches} batches of {args.batch_size}")
         wall, lat, errors = await _post_all(client, "/v1/reviews/batch", batches, 4,
                                             lambda r: r.status_code == 200 and r.json()["refused"] == 0)
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             errlog = open(home / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
             server = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--log-level", "warning"], cwd=REPO, env=env, stdout=errlog, stderr=errlog)
+                 "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "60"], cwd=REPO, env=env, stdout=errlog, stderr=errlog)
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
             while True:
