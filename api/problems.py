@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from requests.exceptions import RequestException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import ContractError, InvalidInput, LedgerError, UnknownRevert, VerificationError
@@ -200,6 +201,11 @@ def install_handlers(app: Any) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         return problem_response(Problem(exc.status_code, slug, title, detail, headers=exc.headers), request)
 
+    async def on_chain_down(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(Problem(503, "chain-unavailable", "Chain unavailable",
+                                        f"the JSON-RPC endpoint did not answer ({type(exc).__name__}); nothing was "
+                                        f"written; retry later", headers={"Retry-After": "5"}), request)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         request.app.state.log.exception("unhandled error", exc_info=exc,
                                         extra={"request_id": getattr(request.state, "request_id", None)})
@@ -210,4 +216,5 @@ def install_handlers(app: Any) -> None:
     app.add_exception_handler(LedgerError, on_ledger_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RequestException, on_chain_down)  # web3's HTTP provider: connection, timeout
     app.add_exception_handler(Exception, on_unexpected)

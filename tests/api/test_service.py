@@ -194,3 +194,25 @@ async def test_short_tokens_are_refused_at_start() -> None:
     with pytest.raises(InvalidSettings) as info:
         ApiSettings(api_token="short")
     assert "api_token" in str(info.value) and "short" not in str(info.value)
+
+
+async def test_a_chain_that_is_down_is_503_and_reviews_are_still_accepted(api: Api) -> None:
+    from web3 import Web3
+
+    before = api.ledger.w3.provider
+    api.ledger.w3.provider = Web3.HTTPProvider("http://127.0.0.1:9", request_kwargs={"timeout": 2})
+    try:
+        r = await api.client.get("/v1/health")
+        assert r.status_code == 503 and r.json()["status"] == "down"
+        a = api.world.actors
+        r = await api.client.post("/v1/relay/prepare", json={"from": a.governor.address, "contract": "TrustGovernance",
+                                                             "function": "appointArbitrator",
+                                                             "args": [a.stranger.address]})
+        assert (r.status_code, r.json()["type"]) == (503, urn("chain-unavailable"))
+        assert r.headers["retry-after"] == "5"
+        r = await api.client.post("/v1/reviews", json=api.review_body("down-1"))  # needs no chain: accepted
+        assert r.status_code == 201
+    finally:
+        api.ledger.w3.provider = before
+    api.anchor()  # and anchored once the chain is back
+    assert (await api.client.get("/v1/reviews/0")).json()["inclusion"]["status"] == "anchored"
