@@ -216,3 +216,15 @@ async def test_a_chain_that_is_down_is_503_and_reviews_are_still_accepted(api: A
         api.ledger.w3.provider = before
     api.anchor()  # and anchored once the chain is back
     assert (await api.client.get("/v1/reviews/0")).json()["inclusion"]["status"] == "anchored"
+
+
+async def test_cors_allows_only_the_configured_origins(world: World, tmp_path: Path) -> None:
+    async for api in open_api(world, tmp_path, cors_origins=["https://shop.example"]):
+        pre = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "content-type,idempotency-key"}
+        r = await api.client.options("/v1/reviews", headers=pre)
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://shop.example"
+        r = await api.client.options("/v1/reviews", headers={**pre, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+        r = await api.client.get("/v1/health", headers={"Origin": "https://shop.example"})
+        assert r.headers["access-control-allow-origin"] == "https://shop.example"
