@@ -1,6 +1,8 @@
 """`make up` for real: `python -m api.serve` starts Anvil with its state on disk, deploys, serves the API with
-every worker running; a review goes in through HTTP, its inclusion proof comes back against the checkpoint the
-service anchored on its own; Ctrl-C and a restart keep the chain, the deployment and the review."""
+every worker running. A review goes in through HTTP and its inclusion proof comes back against the checkpoint
+the service anchored on its own; an issuer's certificate goes in as a signed request the service relays, is
+indexed, and its proof bundle verifies against the chain; Ctrl-C and a restart keep the chain, the deployment
+and the review."""
 
 from __future__ import annotations
 
@@ -84,6 +86,29 @@ def _review(home: Path, base: str, order: str) -> dict[str, Any]:
     return out
 
 
+def _issue_certificate(home: Path, base: str) -> str:
+    """The demo issuer issues a certificate the way any actor writes: prepare, sign the typed data, post."""
+    from eth_account import Account
+    keys = json.loads((home / "dev-keys.json").read_text())
+    issuer, merchant = Account.from_key(keys["issuer"]), Account.from_key(keys["merchant"])
+    now = int(time.time())
+    record = {"productId": "0x" + keccak(text="gtin:06901234567892").hex(),
+              "lot": "0x" + keccak(text="lot:live").hex(), "merchant": merchant.address,
+              "issuer": issuer.address, "kind": 0, "documentHash": "0x" + "5a" * 32,
+              "standard": "0x" + keccak(text="std:GB/T 19001-2016").hex(), "issuedAt": now - 60,
+              "validUntil": now + 86400}
+    prepared = httpx.post(f"{base}/v1/relay/prepare", json={"from": issuer.address, "contract": "CertificateRegistry",
+                                                            "function": "issue", "args": {"certificate": record}})
+    assert prepared.status_code == 200, prepared.text
+    signature = Account.sign_typed_data(keys["issuer"], full_message=prepared.json()["typedData"]).signature
+    r = httpx.post(f"{base}/v1/certificates", params={"wait": 20},
+                   json={"request": prepared.json()["request"], "signature": "0x" + bytes(signature).hex()}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "confirmed" and r.json()["actor"] == issuer.address
+    ids: list[str] = r.json()["certificateIds"]
+    return ids[0]
+
+
 def test_make_up_serves_anchors_and_survives_a_restart(tmp_path: Path) -> None:
     home, port, chain_port = tmp_path / "home", _free_port(), _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -101,6 +126,16 @@ def test_make_up_serves_anchors_and_survives_a_restart(tmp_path: Path) -> None:
         cp = got["inclusion"]["checkpoint"]
         verify_inclusion(index, cp["treeSize"], bytes.fromhex(got["leafHash"][2:]),
                          [bytes.fromhex(p[2:]) for p in got["inclusion"]["proof"]], bytes.fromhex(cp["rootHash"][2:]))
+        certificate = _issue_certificate(home, base)
+        deadline = time.monotonic() + 30
+        while (r := httpx.get(f"{base}/v1/certificates/{certificate}")).status_code != 200:
+            assert time.monotonic() < deadline, r.text  # indexed by the service's own indexer
+            time.sleep(0.2)
+        assert r.json()["verdict"] == "valid"
+        bundle = httpx.get(f"{base}/v1/bundles/certificates/{certificate}").content
+        checked = httpx.post(f"{base}/v1/bundles/verify", params={"online": "true"}, content=bundle,
+                             headers={"content-type": "application/json"}).json()
+        assert checked["verdict"] == "valid", checked
         health = httpx.get(f"{base}/v1/health").json()
         assert health["status"] == "ok", health
         assert health["log"]["overdue"] == 0 and health["index"]["lagBlocks"] <= 2
