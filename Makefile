@@ -7,7 +7,7 @@ NODE_DIR := hardhat-local
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: up test deps compile test-fast test-node bench-gas bench-reviews bench-checkpoints lint clean reset
+.PHONY: up test deps compile test-fast test-node fuzz-api bench-gas bench-reviews bench-checkpoints bench-api lint clean reset
 
 up: deps ## the embedded default: local chain (state kept on disk), contracts deployed on first start, the API on :8000
 	$(PY) -m api.serve
@@ -24,6 +24,9 @@ test: deps ## everything: lint and types, artifacts and vectors reproduced, all 
 
 test-fast: deps ## the suites on py-evm only
 	$(PY) -m pytest -q
+
+fuzz-api: deps ## schemathesis over the API with 200 examples per operation (make test runs 30)
+	TRUSTLEDGER_SCHEMATHESIS_EXAMPLES=200 $(PY) -m pytest -q -s tests/api/test_schemathesis.py
 
 test-node: deps ## the chain suites against Anvil
 	$(PY) -m pytest -q -m chain --chain=anvil
@@ -51,6 +54,9 @@ bench-reviews: deps ## review log appends per second (SQLite and PostgreSQL), wr
 
 bench-checkpoints: deps ## checkpoint gas and time against batch size, the MMD at full speed (Anvil)
 	$(PY) scripts/bench/checkpoints.py
+
+bench-api: deps ## the HTTP API under load (uvicorn + Anvil + a separate load process), written into BENCHMARKS.md
+	$(PY) scripts/bench/api.py
 
 lint: deps
 	$(VENV)/bin/ruff check ledger api tests scripts

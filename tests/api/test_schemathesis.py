@@ -3,7 +3,7 @@ answered with a server error, and every error must be problem+json.
 
 The app runs with a real ledger on the test chain (workers stopped), its lifespan held open by a blocking
 portal, and Schemathesis calls it in process. ``TRUSTLEDGER_SCHEMATHESIS_EXAMPLES`` sets the examples per
-operation (default 60); the test fails unless at least 1,000 cases ran in total.
+operation (default 30); the test fails unless at least 1,000 cases ran in total.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .conftest import api_settings
 
 pytestmark = pytest.mark.chain
 
-EXAMPLES = int(os.environ.get("TRUSTLEDGER_SCHEMATHESIS_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("TRUSTLEDGER_SCHEMATHESIS_EXAMPLES", "30"))
 MINIMUM_CASES = 1000
 
 
