@@ -26,10 +26,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import sqlalchemy as sa
 from eth_abi.abi import decode
@@ -90,6 +90,8 @@ __all__ = [
 
 ZERO_ADDRESS = "0x" + "00" * 20
 _MERCHANT_EVENTS = ("MerchantAdmitted", "MerchantSanctioned", "MerchantRestored")
+_TAKEDOWN_EVENTS = ("ReviewTakenDown", "ReviewRestored")
+_ID_CHUNK = 500  # ids per IN list (SQLite builds before 3.32 take at most 999 parameters)
 _ZERO32 = bytes(32)
 _STATE_ID = 1
 
@@ -239,18 +241,22 @@ class CertificateRecord:
         return certificate_status(self, time, self.issuer_compromised_at)
 
 
-@dataclass(frozen=True)
-class CertificateState:
-    """What a certificate's status depends on, and nothing else (no history): what a trust profile counts."""
+class CertificateState(NamedTuple):
+    """What a certificate's status depends on, and nothing else (no id, no history), and how many of a
+    merchant's certificates share it: what a trust profile counts. A named tuple: a merchant's hundreds of
+    certificates are read again whenever the index moves."""
 
-    certificate_id: bytes
-    issuer: str
+    issuer: bytes
+    """The issuer's 20 address bytes."""
     kind: int
     valid_until: int
     anchored_at: int
     revoked_at: int | None
     revocation_act: int | None
+    """Only whether it is None matters to a status (a revocation by governance's act)."""
     superseded_at: int | None
+    records: int
+    """How many of the merchant's certificates are in this state."""
 
 
 def certificate_status(c: CertificateRecord | CertificateState, time: int,
@@ -353,7 +359,8 @@ class MerchantTrustData:
 
     merchant: str
     certificates: tuple[CertificateState, ...]
-    """Every certificate record naming the merchant, in anchoring order (block, then id)."""
+    """Every certificate record naming the merchant, grouped by everything its status depends on (issuer, kind,
+    validity, anchoring time, revocation and whether governance's act revoked it, supersession)."""
     disputes: tuple[DisputeRecord, ...]
     """Every purchase dispute naming the merchant, in opening order, each with its whole history."""
     governance: tuple[HistoryEntry, ...]
@@ -398,6 +405,21 @@ class BoundedCache(Generic[K, V]):
             self.hits += 1
             return value
 
+    def get_many(self, keys: Iterable[K]) -> list[V | None]:
+        """:meth:`get` of each key, under one acquisition of the lock."""
+        out: list[V | None] = []
+        with self._lock:
+            entries = self._entries
+            for key in keys:
+                value = entries.get(key)
+                if value is None:
+                    self.misses += 1
+                else:
+                    entries.move_to_end(key)
+                    self.hits += 1
+                out.append(value)
+        return out
+
     def put(self, key: K, value: V) -> None:
         with self._lock:
             self._entries[key] = value
@@ -431,14 +453,17 @@ class IndexView:
     Correct by construction: every memoized read runs in one read transaction (a snapshot: REPEATABLE READ on
     PostgreSQL, WAL snapshot isolation on SQLite) that reads the position too, and its result is kept only under
     the position that same snapshot showed. A new indexed block (a new event, a rollback, a reset) moves the
-    cursor, and with it the key, so nothing read before can be served after. When the index moves while a view
-    is in use, its later reads return the newer index, uncached, as separate :class:`Indexer` reads would.
+    cursor, and with it the key, so nothing read before can be served after. A view serves again what it read at
+    its position; when the index moves while a view is in use, a read it has not made yet returns the newer
+    index, uncached, as a separate :class:`Indexer` read would.
     """
 
-    def __init__(self, indexer: Indexer, position: IndexPosition, globals_: _Globals) -> None:
+    def __init__(self, indexer: Indexer, position: IndexPosition, globals_: _Globals,
+                 read: Mapping[Hashable, Any] | None = None) -> None:
         self.indexer = indexer
         self.position = position
         self._globals = globals_
+        self._read = dict(read or {})  # what it read at its position: served again whatever the cache evicts
 
     @property
     def manifest(self) -> Manifest:
@@ -458,54 +483,121 @@ class IndexView:
 
     def merchant_trust(self, merchant: str) -> MerchantTrustData:
         """The merchant's certificates (states), purchase disputes (with histories) and governance events:
-        three queries in one transaction when not memoized."""
+        one transaction when neither memoized nor read with the view (:meth:`Indexer.view`)."""
         key = _address_bytes(merchant)
-        checksum = _checksum_of("0x" + key.hex())
-        governance = tuple(e for e in self._globals.governance
-                           if e.event in _MERCHANT_EVENTS and e.args.get("merchant") == checksum)
-
-        def read(conn: Connection) -> MerchantTrustData:
-            c = idx_certificates.c
-            states = tuple(
-                CertificateState(bytes(r.certificate_id), _checksum_of("0x" + bytes(r.issuer).hex()), r.kind,
-                                 r.valid_until, r.anchored_at, r.revoked_at, r.revocation_act, r.superseded_at)
-                for r in conn.execute(sa.select(c.certificate_id, c.issuer, c.kind, c.valid_until, c.anchored_at,
-                                                c.revoked_at, c.revocation_act, c.superseded_at)
-                                      .where(c.merchant == key).order_by(c.block_number, c.certificate_id)))
-            d = idx_disputes.c
-            disputes = _disputes_with_histories(conn, sa.and_(d.merchant == key, d.kind == 0))
-            return MerchantTrustData(checksum, states, disputes, governance)
-
-        return self._memo(("merchant-trust", key), read)
+        return self._memo(_merchant_key(key), lambda conn: _read_merchant_trust(conn, key, self._globals))
 
     def product(self, product: bytes, review_leaves: Iterable[int] = ()) -> ProductData:
         """The product's certificates (with histories), its purchase disputes and the challenges of
-        ``review_leaves`` (with histories): four queries in one transaction when not memoized."""
-        pid = bytes(product)
-        subjects = tuple(sorted({int(i).to_bytes(32, "big") for i in review_leaves}))
-
-        def read(conn: Connection) -> ProductData:
-            d = idx_disputes.c
-            condition: Any = d.product_id == pid
-            if subjects:
-                condition = sa.or_(condition, sa.and_(d.kind == 1, d.subject.in_(subjects)))
-            return ProductData(_certificates_with_histories(conn, idx_certificates.c.product_id == pid),
-                               _disputes_with_histories(conn, condition))
-
-        return self._memo(("product", pid, subjects), read)
+        ``review_leaves`` (with histories): one transaction when neither memoized nor read with the view."""
+        pid, subjects = bytes(product), _subjects(review_leaves)
+        return self._memo(_product_key(pid, subjects), lambda conn: _read_product(conn, pid, subjects))
 
     def _memo(self, key: Hashable, read: Callable[[Connection], V]) -> V:
+        if key in self._read:
+            return cast(V, self._read[key])
         cache = self.indexer._view_cache
         found = cache.get(self.position, key)
         if found is not None:
+            self._read[key] = found
             return cast(V, found)
         with self.indexer._db.read() as conn:
             self.indexer._snapshot(conn)
             position = self.indexer._position(conn)
             value = read(conn)
         if position == self.position:
+            self._read[key] = value
             cache.put(position, key, value)
         return value
+
+
+def _merchant_key(key: bytes) -> tuple[str, bytes]:
+    return ("merchant-trust", key)
+
+
+def _product_key(pid: bytes, subjects: tuple[bytes, ...]) -> tuple[str, bytes, tuple[bytes, ...]]:
+    return ("product", pid, subjects)
+
+
+def _subjects(review_leaves: Iterable[int]) -> tuple[bytes, ...]:
+    return tuple(sorted({int(i).to_bytes(32, "big") for i in review_leaves}))
+
+
+def _read_globals(conn: Connection) -> _Globals:
+    events, checkpoints = _global_queries()
+    found = _entries(conn.execute(events).all())  # TrustGovernance's, then the takedowns (contract, chain order)
+    split = next((i for i, e in enumerate(found) if e.event in _TAKEDOWN_EVENTS), len(found))
+    return _Globals(governance=found[:split], takedowns=found[split:],
+                    checkpoints=tuple(CheckpointRecord(r[0], r[1], bytes(r[2]), r[3], r[4], bytes(r[5]))
+                                      for r in conn.execute(checkpoints).all()))
+
+
+def _read_merchant_trust(conn: Connection, key: bytes, globals_: _Globals) -> MerchantTrustData:
+    checksum = _checksum_of("0x" + key.hex())
+    states = tuple(CertificateState(bytes(r[0]), r[1], r[2], r[3], r[4], None if r[5] is None else 1, r[6], r[7])
+                   for r in conn.execute(_merchant_certificates_query(), {"key": key}).all())
+    records, histories = _dispute_queries("merchant-purchases")
+    return MerchantTrustData(
+        checksum, states, _dispute_records(conn, conn.execute(records, {"key": key}).all(), histories),
+        tuple(e for e in globals_.governance if e.event in _MERCHANT_EVENTS and e.args.get("merchant") == checksum))
+
+
+def _read_product(conn: Connection, pid: bytes, subjects: tuple[bytes, ...]) -> ProductData:
+    records, histories = _certificate_queries("product_id")
+    certificates = _certificate_records(conn, conn.execute(records, {"key": pid}).all(), histories)
+    params: dict[str, Any] = {"key": pid, "subjects": list(subjects)} if subjects else {"key": pid}
+    records, histories = _dispute_queries("product-or-challenges" if subjects else "product")
+    return ProductData(certificates, _dispute_records(conn, conn.execute(records, params).all(), histories))
+
+
+# The view's statements, built once (SQLAlchemy then reuses their compiled form; building a select costs more
+# than running it on a small index).
+
+@functools.cache
+def _position_query() -> Any:
+    s, b = idx_state.c, idx_blocks.c
+    return sa.select(s.cursor_number, s.cursor_hash, b.timestamp).select_from(
+        idx_state.outerjoin(idx_blocks, sa.and_(b.number == s.cursor_number, b.hash == s.cursor_hash)))
+
+
+@functools.cache
+def _global_queries() -> tuple[Any, Any]:
+    e, k = idx_events.c, idx_checkpoints.c
+    takedowns = sa.and_(e.contract == "DisputeRegistry", e.event.in_(_TAKEDOWN_EVENTS))
+    return (sa.select(e.block_number, e.log_index, e.block_time, e.tx_hash, e.event, e.args)
+            .where(sa.or_(e.contract == "TrustGovernance", takedowns))
+            .order_by(sa.case((e.contract == "TrustGovernance", 0), else_=1), e.block_number, e.log_index),
+            sa.select(k.checkpoint_index, k.size, k.root, k.anchored_at, k.block_number, k.tx_hash)
+            .order_by(k.checkpoint_index))
+
+
+@functools.cache
+def _merchant_certificates_query() -> Any:
+    c = idx_certificates.c
+    by_act = sa.case((c.revocation_act.is_(None), 0), else_=1)  # whether governance revoked it, not which act
+    group = (c.issuer, c.kind, c.valid_until, c.anchored_at, c.revoked_at, by_act, c.superseded_at)
+    return (sa.select(*group, sa.func.count()).where(c.merchant == sa.bindparam("key")).group_by(*group)
+            .order_by(*group))
+
+
+@functools.cache
+def _certificate_queries(column: str) -> tuple[Any, Any]:
+    """(records, histories) of the certificates whose ``column`` is ``:key``."""
+    return _certificate_statements(idx_certificates.c[column] == sa.bindparam("key"))
+
+
+@functools.cache
+def _dispute_queries(shape: str) -> tuple[Any, Any]:
+    """(records, histories) of the disputes of a merchant's purchases, of a product, or of a product and the
+    challenges of some leaves (``:key``, ``:subjects``)."""
+    d = idx_disputes.c
+    condition: Any = {
+        "merchant-purchases": sa.and_(d.merchant == sa.bindparam("key"), d.kind == 0),
+        "product": d.product_id == sa.bindparam("key"),
+        "product-or-challenges": sa.or_(d.product_id == sa.bindparam("key"),
+                                        sa.and_(d.kind == 1, d.subject.in_(sa.bindparam("subjects", expanding=True)))),
+    }[shape]
+    return _dispute_statements(condition)
 
 
 class _ViewCache:
@@ -1095,35 +1187,52 @@ class Indexer:
         with self._db.read() as conn:
             return self._position(conn)
 
-    def view(self) -> IndexView:
+    def view(self, *, product: bytes | None = None, review_leaves: Iterable[int] = (),
+             merchants: Iterable[str] = ()) -> IndexView:
         """The index as it stands now, its reads memoized until the index moves (:class:`IndexView`).
 
-        One query when the index has not moved since the last view; otherwise one transaction that reads the
-        position and everything every profile and record needs (governance events, takedowns, checkpoints).
+        One read transaction, a snapshot: the position; when that is new, the governance events, takedowns and
+        checkpoints every profile and record needs; and what is not memoized yet of ``product`` (with the
+        challenges of ``review_leaves``, and the trust data of each merchant its certificates and purchase
+        disputes name) and of ``merchants`` (:meth:`IndexView.product`, :meth:`IndexView.merchant_trust`). When
+        the index has not moved and everything asked is memoized, that is one query.
         """
-        position = self.position()
-        globals_ = self._view_cache.current(position)
-        if globals_ is None:
-            with self._db.read() as conn:
-                self._snapshot(conn)
-                position = self._position(conn)
-                globals_ = _Globals(
-                    governance=_event_entries(conn, idx_events.c.contract == "TrustGovernance"),
-                    takedowns=_event_entries(conn, idx_events.c.contract == "DisputeRegistry",
-                                             idx_events.c.event.in_(("ReviewTakenDown", "ReviewRestored"))),
-                    checkpoints=_checkpoint_records(conn))
-            self._view_cache.install(position, globals_)
-        return IndexView(self, position, globals_)
+        cache = self._view_cache
+        read: dict[Hashable, Any] = {}
+        with self._db.read() as conn:
+            self._snapshot(conn)
+            position = self._position(conn)
+            globals_ = cache.current(position)
+            new = globals_ is None
+            if globals_ is None:
+                globals_ = _read_globals(conn)
+
+            def fetch(key: Hashable, reader: Callable[[], V]) -> V:
+                found = None if new else cache.get(position, key)
+                if found is None:
+                    found = read[key] = reader()
+                return cast(V, found)
+
+            wanted = {_address_bytes(m) for m in merchants}
+            if product is not None:
+                pid, subjects = bytes(product), _subjects(review_leaves)
+                data = fetch(_product_key(pid, subjects), lambda: _read_product(conn, pid, subjects))
+                wanted |= {_address_bytes(c.merchant) for c in data.certificates}
+                wanted |= {_address_bytes(r.merchant) for r in data.disputes if r.kind == 0}
+            g = globals_
+            for key in sorted(wanted):
+                fetch(_merchant_key(key), functools.partial(_read_merchant_trust, conn, key, g))
+        if new:
+            cache.install(position, globals_)
+        for k, v in read.items():
+            cache.put(position, k, v)
+        return IndexView(self, position, globals_, read)
 
     def _position(self, conn: Connection) -> IndexPosition:
-        s, b = idx_state.c, idx_blocks.c
-        row = conn.execute(sa.select(s.cursor_number, s.cursor_hash, b.timestamp).select_from(
-            idx_state.outerjoin(idx_blocks, sa.and_(b.number == s.cursor_number, b.hash == s.cursor_hash)))
-        ).one_or_none()
+        row = conn.execute(_position_query()).one_or_none()
         if row is None:
             return IndexPosition(self.manifest.deploy_block - 1, None, None)
-        return IndexPosition(int(row.cursor_number), None if row.cursor_hash is None else bytes(row.cursor_hash),
-                             None if row.timestamp is None else int(row.timestamp))
+        return IndexPosition(int(row[0]), None if row[1] is None else bytes(row[1]), None if row[2] is None else int(row[2]))
 
     def _snapshot(self, conn: Connection) -> None:
         """Make ``conn``'s read transaction one snapshot (its first statement). SQLite's read transactions in WAL
@@ -1289,36 +1398,58 @@ def _certificate_record(r: Any, history: tuple[HistoryEntry, ...]) -> Certificat
 def _certificates_with_histories(conn: Connection, condition: Any) -> tuple[CertificateRecord, ...]:
     """The certificates matching ``condition`` (over ``idx_certificates``), in anchoring order, with their issuers'
     compromise times and their histories: two queries, whatever their number."""
+    records, histories = _certificate_statements(condition)
+    return _certificate_records(conn, conn.execute(records).all(), histories)
+
+
+def _certificate_statements(condition: Any) -> tuple[Any, Any]:
+    """(records, histories): the histories of the records found, by their ids (``:ids``)."""
     c, h = idx_certificates.c, idx_certificate_history.c
-    rows = conn.execute(
-        sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))
-        .select_from(idx_certificates.outerjoin(idx_accreditations, idx_accreditations.c.issuer == c.issuer))
-        .where(condition).order_by(c.block_number, c.certificate_id)).all()
+    return (sa.select(idx_certificates, idx_accreditations.c.compromised_at.label("issuer_compromised_at"))
+            .select_from(idx_certificates.outerjoin(idx_accreditations, idx_accreditations.c.issuer == c.issuer))
+            .where(condition).order_by(c.block_number, c.certificate_id),
+            sa.select(idx_certificate_history).where(h.certificate_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(h.certificate_id, h.block_number, h.log_index))
+
+
+def _certificate_records(conn: Connection, rows: Sequence[Any], histories_query: Any,
+                         ) -> tuple[CertificateRecord, ...]:
+    """The records of ``rows`` with their histories, read by ``histories_query`` for their ids (in chunks)."""
     if not rows:
         return ()
     histories: dict[bytes, list[HistoryEntry]] = {}
-    for r in conn.execute(
-            sa.select(idx_certificate_history)
-            .select_from(idx_certificate_history.join(idx_certificates, c.certificate_id == h.certificate_id))
-            .where(condition).order_by(h.certificate_id, h.block_number, h.log_index)):
-        histories.setdefault(bytes(r.certificate_id), []).append(_entry(r))
-    return tuple(_certificate_record(r, tuple(histories.get(bytes(r.certificate_id), ()))) for r in rows)
+    ids = [bytes(r.certificate_id) for r in rows]
+    for i in range(0, len(ids), _ID_CHUNK):
+        for r in conn.execute(histories_query, {"ids": ids[i:i + _ID_CHUNK]}).all():
+            histories.setdefault(bytes(r.certificate_id), []).append(_entry(r))
+    return tuple(_certificate_record(r, tuple(histories.get(i, ()))) for r, i in zip(rows, ids, strict=True))
 
 
 def _disputes_with_histories(conn: Connection, condition: Any) -> tuple[DisputeRecord, ...]:
     """The disputes matching ``condition`` (over ``idx_disputes``), in opening order (block, then id), each with
     its whole history in chain order: two queries, whatever their number."""
+    records, histories = _dispute_statements(condition)
+    return _dispute_records(conn, conn.execute(records).all(), histories)
+
+
+def _dispute_statements(condition: Any) -> tuple[Any, Any]:
+    """(records, histories): the histories of the records found, by their ids (``:ids``)."""
     d, h = idx_disputes.c, idx_dispute_history.c
-    rows = conn.execute(sa.select(idx_disputes).where(condition).order_by(d.block_number, d.dispute_id)).all()
+    return (sa.select(idx_disputes).where(condition).order_by(d.block_number, d.dispute_id),
+            sa.select(idx_dispute_history).where(h.dispute_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(h.dispute_id, h.block_number, h.log_index))
+
+
+def _dispute_records(conn: Connection, rows: Sequence[Any], histories_query: Any) -> tuple[DisputeRecord, ...]:
+    """The records of ``rows`` with their histories, read by ``histories_query`` for their ids (in chunks)."""
     if not rows:
         return ()
     histories: dict[bytes, list[HistoryEntry]] = {}
-    for r in conn.execute(
-            sa.select(idx_dispute_history)
-            .select_from(idx_dispute_history.join(idx_disputes, d.dispute_id == h.dispute_id))
-            .where(condition).order_by(h.dispute_id, h.block_number, h.log_index)):
-        histories.setdefault(bytes(r.dispute_id), []).append(_entry(r))
-    return tuple(_dispute_record(r, tuple(histories.get(bytes(r.dispute_id), ()))) for r in rows)
+    ids = [bytes(r.dispute_id) for r in rows]
+    for i in range(0, len(ids), _ID_CHUNK):
+        for r in conn.execute(histories_query, {"ids": ids[i:i + _ID_CHUNK]}).all():
+            histories.setdefault(bytes(r.dispute_id), []).append(_entry(r))
+    return tuple(_dispute_record(r, tuple(histories.get(i, ()))) for r, i in zip(rows, ids, strict=True))
 
 
 def _dispute_record(r: Any, history: tuple[HistoryEntry, ...]) -> DisputeRecord:
@@ -1336,9 +1467,13 @@ def _dispute_record(r: Any, history: tuple[HistoryEntry, ...]) -> DisputeRecord:
 def _event_entries(conn: Connection, *conditions: Any) -> tuple[HistoryEntry, ...]:
     """Indexed events matching every condition, in chain order."""
     c = idx_events.c
-    return tuple(_entry(r) for r in conn.execute(
-        sa.select(c.block_number, c.log_index, c.block_time, c.tx_hash, c.event, c.args)
-        .where(*conditions).order_by(c.block_number, c.log_index)))
+    return _entries(conn.execute(sa.select(c.block_number, c.log_index, c.block_time, c.tx_hash, c.event, c.args)
+                                 .where(*conditions).order_by(c.block_number, c.log_index)).all())
+
+
+def _entries(rows: Iterable[Any]) -> tuple[HistoryEntry, ...]:
+    """History entries of rows (block_number, log_index, block_time, tx_hash, event, args), in their order."""
+    return tuple(HistoryEntry(r[0], r[1], r[2], bytes(r[3]), r[4], json.loads(r[5])) for r in rows)
 
 
 def _checkpoint_records(conn: Connection) -> tuple[CheckpointRecord, ...]:

@@ -29,7 +29,6 @@ from fractions import Fraction
 from hashlib import sha256
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from web3 import Web3
 
 from . import merkle
@@ -43,6 +42,7 @@ from .trust import (
     Leaves,
     TrustProfile,
     canonical_json,
+    checksum_address,
     leaf_store,
     proved_leaves,
     trust_profile,
@@ -132,8 +132,8 @@ class ProductCertificate:
                     "issuerAccreditedAtIssue": v.issuer_accredited_at_issue, "reasons": _reasons_json(v.reasons)}
 
         return {
-            "id": _hex(self.certificate_id), "lot": _hex(c.lot), "merchant": to_checksum_address(c.merchant),
-            "issuer": to_checksum_address(c.issuer), "kind": c.kind, "documentHash": _hex(c.document_hash),
+            "id": _hex(self.certificate_id), "lot": _hex(c.lot), "merchant": checksum_address(c.merchant),
+            "issuer": checksum_address(c.issuer), "kind": c.kind, "documentHash": _hex(c.document_hash),
             "standard": _hex(c.standard), "issuedAt": c.issued_at, "validUntil": c.valid_until,
             "now": verification(self.now),
             "atPurchase": None if self.at_purchase is None else verification(self.at_purchase),
@@ -313,17 +313,32 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
     if purchased_at is not None and (not isinstance(purchased_at, int) or purchased_at < 0):
         raise InvalidInput(f"purchased_at must be unix seconds, not {purchased_at!r}")
 
-    view = indexer.view()
+    store = leaf_store(leaves)
+    if store is not None:
+        leaves = store = _CallStore(store)
+        mine = store.leaf_indices(product=pid)
+    else:
+        assert isinstance(leaves, Sequence)
+        # The canonical leaf spells the product exactly so (reviews.py); a leaf that names it any other way is
+        # not canonical and the strict parser would reject it, so it is no review of this product either.
+        needle = b'"productId":"0x' + pid.hex().encode() + b'"'
+        mine = [i for i, raw in enumerate(leaves) if needle in raw]
+    # one snapshot of the index: its position, the product's certificates and disputes (with the challenges of
+    # its leaves), and its certificates' and disputes' merchants' trust data, each unless memoized there already
+    view = indexer.view(product=pid, review_leaves=mine)
+    data = view.product(pid, mine)
+    if store is not None:  # the product's leaves and its merchants' in one read of the store
+        named = sorted({c.merchant for c in data.certificates} | {d.merchant for d in data.disputes if d.kind == 0})
+        store.prefetch([*mine, *(i for m in named for i in store.leaf_indices(merchant=m))])
     if as_of is None:
         if chain is not None:
             as_of = int(chain.w3.eth.get_block("latest")["timestamp"])
         else:  # what the index has seen: the last indexed block's time (the wall clock before any block)
             as_of = view.position.block_time if view.position.block_time is not None else int(time.time())
-    reviews, counted_merchants = _reviews(pid, view, chain, leaves, as_of)
-    data = view.product(pid, reviews.leaf_indexes)  # its certificates and disputes, memoized with the view
+    reviews, counted_merchants = _reviews(pid, view, chain, leaves, mine, as_of)
     certificates = _certificates(pid, view, data.certificates, chain, source, as_of, purchased_at)
     disputes = _disputes(data.disputes, as_of)
-    merchants = sorted({*(to_checksum_address(c.certificate.merchant) for c in certificates),
+    merchants = sorted({*(checksum_address(c.certificate.merchant) for c in certificates),
                         *(d.merchant for d in disputes if d.kind == "purchase"), *counted_merchants})
     cache = profiles or {}
     trust = tuple(cache.get(m) or trust_profile(m, indexer=view, leaves=leaves, as_of=as_of) for m in merchants)
@@ -368,7 +383,7 @@ def _certificates(pid: bytes, view: IndexView, records: Sequence[CertificateReco
 def _index_accreditation(events: Sequence[HistoryEntry], c: Certificate, block: int) -> AccreditationAtIssue | None:
     """The issuer's accreditation as of ``block`` (every event of that block included), replayed from the
     governance events as ``TrustGovernance.accreditation`` and ``isInScope`` would report it there."""
-    issuer = to_checksum_address(c.issuer)
+    issuer = checksum_address(c.issuer)
     mine = sorted((e for e in events if e.block_number <= block and e.args.get("issuer") == issuer),
                   key=lambda e: (e.block_number, e.log_index))
     issuer_id, valid_from, valid_until, compromised_at, suspended = 0, 0, 0, 0, False
@@ -410,19 +425,16 @@ class _Reviews:
     leaf_indexes: tuple[int, ...]
 
 
-def _reviews(pid: bytes, view: IndexView, chain: _Chain | None, leaves: Leaves,
+def _reviews(pid: bytes, view: IndexView, chain: _Chain | None, leaves: Leaves, mine: list[int],
              as_of: int) -> tuple[_Reviews, set[str]]:
+    """``mine``: the product's leaves (the store's ``leaf_indices``, or the leaves naming it in the sequence)."""
     checkpoints = [c for c in (chain.checkpoints() if chain is not None else _index_checkpoints(view))
                    if c.timestamp <= as_of]
     store = leaf_store(leaves)
     if store is not None:
-        return _proved_reviews(pid, view, chain, store, checkpoints, as_of)
+        return _proved_reviews(pid, view, chain, store, mine, checkpoints, as_of)
     assert isinstance(leaves, Sequence)
     anchored_size = max((c.size for c in checkpoints), default=0)
-    # The canonical leaf spells the product exactly so (reviews.py); a leaf that names it any other way is
-    # not canonical and the strict parser would reject it, so it is no review of this product either.
-    needle = b'"productId":"0x' + pid.hex().encode() + b'"'
-    mine = [i for i, raw in enumerate(leaves) if needle in raw]
     hashes = [merkle.leaf_hash(bytes(raw)) for raw in leaves[:anchored_size]]
     verified: CheckpointRef | None = None
     reasons: list[Reason] = []
@@ -465,7 +477,7 @@ def _reviews(pid: bytes, view: IndexView, chain: _Chain | None, leaves: Leaves,
                 counts["taken_down"] += 1
             else:
                 stars[leaf.rating - 1] += 1
-                merchants.add(to_checksum_address(leaf.merchant))
+                merchants.add(checksum_address(leaf.merchant))
     result = ProductReviews(
         leaves_given=len(leaves), leaves_of_product=len(mine), anchored_size=anchored_size,
         verified_size=verified_size, checkpoint=verified, stars=(stars[0], stars[1], stars[2], stars[3], stars[4]),
@@ -475,12 +487,11 @@ def _reviews(pid: bytes, view: IndexView, chain: _Chain | None, leaves: Leaves,
     return _Reviews(result, tuple(mine)), merchants
 
 
-def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: IndexedLeafStore,
+def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: IndexedLeafStore, mine: list[int],
                     checkpoints: list[CheckpointRef], as_of: int) -> tuple[_Reviews, set[str]]:
     """The indexed path: only the product's leaves (``store.leaf_indices``), each proved by its inclusion proof
     against the checkpoint verified against; the buckets and their order are the full-sequence path's. A leaf
     whose bytes do not prove is in ``root_mismatch`` and named in ``reasons`` (``review.inclusion-failed``)."""
-    mine = store.leaf_indices(product=pid)
     anchored_size, verified, found = proved_leaves(store, mine, checkpoints)
     reasons: list[Reason] = []
     if verified is not None and chain is not None and not chain.contract("ReviewLog").functions.isCheckpoint(
@@ -515,7 +526,7 @@ def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: In
                 counts["taken_down"] += 1
             else:
                 stars[p.leaf.rating - 1] += 1
-                merchants.add(to_checksum_address(p.leaf.merchant))
+                merchants.add(checksum_address(p.leaf.merchant))
     result = ProductReviews(
         leaves_given=store.size, leaves_of_product=len(mine), anchored_size=anchored_size,
         verified_size=0 if verified is None else verified.size, checkpoint=verified,
@@ -523,6 +534,44 @@ def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: In
         root_mismatch=counts["mismatch"], duplicate_purchase=counts["duplicate"], taken_down=counts["taken_down"],
         malformed=counts["malformed"], tombstones=tuple(tombstones), reasons=tuple(reasons))
     return _Reviews(result, tuple(mine)), merchants
+
+
+class _CallStore:
+    """The leaf store as one record reads it: each ``leaf_indices`` answer and each leaf's bytes read at most
+    once in the call (the product's and its merchants' leaves in one ``leaves_at``), nothing kept after it."""
+
+    def __init__(self, store: IndexedLeafStore) -> None:
+        self._store = store
+        self._indices: dict[tuple[bytes | None, str | None], list[int]] = {}
+        self._bytes: dict[int, bytes] = {}
+
+    @property
+    def size(self) -> int:
+        return self._store.size
+
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]:
+        key = (None if product is None else bytes(product), None if merchant is None else merchant.lower())
+        if key not in self._indices:
+            self._indices[key] = self._store.leaf_indices(product=product, merchant=merchant)
+        return self._indices[key]
+
+    def prefetch(self, indices: Sequence[int]) -> None:
+        missing = sorted({i for i in indices if i not in self._bytes})
+        if missing:
+            self._bytes.update(zip(missing, self._store.leaves_at(missing), strict=True))
+
+    def leaves_at(self, indices: Sequence[int]) -> list[bytes]:
+        self.prefetch(indices)
+        return [self._bytes[i] for i in indices]
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        return self._store.leaves(start, end)
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        return self._store.leaf_hashes(start, end)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return self._store.inclusion_proof(index, size)
 
 
 def _root(leaf_hashes: Sequence[bytes]) -> bytes:

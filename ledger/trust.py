@@ -22,6 +22,7 @@ profile is reproducible for any past moment as well as for now.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -61,6 +62,7 @@ __all__ = [
     "Term",
     "TrustInputs",
     "TrustProfile",
+    "checksum_address",
     "clear_leaf_caches",
     "leaf_caches",
     "score",
@@ -119,6 +121,13 @@ _REFUND, _REPLACEMENT, _PARTIAL_REFUND, _REJECTED = 1, 2, 3, 4
 _OUTCOME_NAMES: Mapping[int, str] = {_REFUND: "refund", _REPLACEMENT: "replacement",
                                      _PARTIAL_REFUND: "partialRefund", _REJECTED: "rejected"}
 _REMEDY_OUTCOMES = (_REFUND, _REPLACEMENT, _PARTIAL_REFUND)
+
+
+@functools.lru_cache(maxsize=65536)
+def checksum_address(address: str) -> str:
+    """EIP-55 spelling of ``address`` (cached: the same merchants and issuers recur on every record);
+    ValueError for something that is not an address."""
+    return str(to_checksum_address(address))
 
 
 # --- where the leaves come from ---------------------------------------------------------------------------
@@ -216,9 +225,13 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
     verified = next((c for c in sorted(checkpoints, key=lambda c: (-c.size, c.index)) if c.size <= size), None)
     verified_size = 0 if verified is None else verified.size
     out: list[ProvedLeaf] = []
-    for index, raw in zip(indices, store.leaves_at(indices), strict=True):
-        leaf_hash = merkle.leaf_hash(raw)
-        leaf = _PARSED.get(leaf_hash)
+    raws = store.leaves_at(indices)
+    hashes = [merkle.leaf_hash(raw) for raw in raws]
+    known = _PARSED.get_many(hashes)
+    provable = [(verified.size, verified.root, index, leaf_hash) for index, leaf_hash in zip(indices, hashes, strict=True)
+                if index < verified.size] if verified is not None else []
+    proved_before = dict(zip(provable, _PROVED.get_many(provable), strict=True))
+    for index, raw, leaf_hash, leaf in zip(indices, raws, hashes, known, strict=True):
         if leaf is None:
             try:
                 leaf = parse_review_leaf(raw)
@@ -237,8 +250,7 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
                 f"anchored checkpoint, found {size}")))
             continue
         assert verified is not None
-        proved = (verified.size, verified.root, index, leaf_hash)
-        if _PROVED.get(proved) is None:
+        if proved_before.get((verified.size, verified.root, index, leaf_hash)) is None:
             try:
                 merkle.verify_inclusion(index, verified.size, leaf_hash,
                                         store.inclusion_proof(index, verified.size), verified.root)
@@ -248,7 +260,7 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
                     f"leaf {index} (0x{leaf_hash.hex()}) against checkpoint {verified.index} (size "
                     f"{verified.size}): {exc}")))
                 continue
-            _PROVED.put(proved, True)
+            _PROVED.put((verified.size, verified.root, index, leaf_hash), True)
         out.append(ProvedLeaf(index, leaf, "included"))
     return anchored_size, verified, out
 
@@ -543,10 +555,10 @@ def trust_profile(merchant: str, *, indexer: Indexer | IndexView, leaves: Leaves
     if not isinstance(merchant, str) or len(merchant) != 42 or not merchant.startswith("0x"):
         raise InvalidInput(f"not an address: {merchant!r}")
     try:
-        merchant = str(to_checksum_address(merchant))
+        merchant = checksum_address(merchant)
     except ValueError as exc:
         raise InvalidInput(f"not an address: {merchant!r}") from exc
-    view = indexer.view() if isinstance(indexer, Indexer) else indexer
+    view = indexer.view(merchants=[merchant]) if isinstance(indexer, Indexer) else indexer
 
     data = view.merchant_trust(merchant)
     certificates = _certificates(view, data, as_of)
@@ -573,18 +585,18 @@ def _until(entries: Iterable[HistoryEntry], as_of: int) -> list[HistoryEntry]:
 def _certificates(view: IndexView, data: MerchantTrustData, as_of: int) -> CertificateCounts:
     # Key compromises as declared by as_of (a later declaration is not yet known then); a later
     # declaration only moves the time earlier, so the last one in chain order holds.
-    compromised: dict[str, int] = {}
+    compromised: dict[bytes, int] = {}
     for e in _until(view.governance_events(), as_of):
         if e.event == "IssuerKeyCompromised":
-            compromised[str(e.args["issuer"])] = int(e.args["compromisedAt"])
+            compromised[bytes.fromhex(str(e.args["issuer"])[2:])] = int(e.args["compromisedAt"])
     by_kind = [0, 0, 0]
     by_status = dict.fromkeys(STATUS_NAMES.values(), 0)
-    for record in data.certificates:
-        if record.anchored_at > as_of:
+    for state in data.certificates:
+        if state.anchored_at > as_of:
             continue
-        status, _ = certificate_status(record, as_of, compromised.get(record.issuer, 0))
-        by_kind[record.kind] += 1
-        by_status[STATUS_NAMES[status]] += 1
+        status, _ = certificate_status(state, as_of, compromised.get(state.issuer, 0))
+        by_kind[state.kind] += state.records
+        by_status[STATUS_NAMES[status]] += state.records
     return CertificateCounts(by_kind=(by_kind[0], by_kind[1], by_kind[2]), **by_status)
 
 
