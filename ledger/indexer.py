@@ -25,7 +25,7 @@ import json
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -253,7 +253,6 @@ class CertificateState(NamedTuple):
     anchored_at: int
     revoked_at: int | None
     revocation_act: int | None
-    """Only whether it is None matters to a status (a revocation by governance's act)."""
     superseded_at: int | None
     records: int
     """How many of the merchant's certificates are in this state."""
@@ -360,7 +359,7 @@ class MerchantTrustData:
     merchant: str
     certificates: tuple[CertificateState, ...]
     """Every certificate record naming the merchant, grouped by everything its status depends on (issuer, kind,
-    validity, anchoring time, revocation and whether governance's act revoked it, supersession)."""
+    validity, anchoring time, revocation and the act behind it, supersession), in no particular order."""
     disputes: tuple[DisputeRecord, ...]
     """Every purchase dispute naming the merchant, in opening order, each with its whole history."""
     governance: tuple[HistoryEntry, ...]
@@ -534,8 +533,9 @@ def _read_globals(conn: Connection) -> _Globals:
 
 def _read_merchant_trust(conn: Connection, key: bytes, globals_: _Globals) -> MerchantTrustData:
     checksum = _checksum_of("0x" + key.hex())
-    states = tuple(CertificateState(bytes(r[0]), r[1], r[2], r[3], r[4], None if r[5] is None else 1, r[6], r[7])
-                   for r in conn.execute(_merchant_certificates_query(), {"key": key}).all())
+    grouped = Counter((bytes(r[0]), r[1], r[2], r[3], r[4], r[5], r[6])
+                      for r in conn.execute(_merchant_certificates_query(), {"key": key}).all())
+    states = tuple(CertificateState(*state, records) for state, records in grouped.items())
     records, histories = _dispute_queries("merchant-purchases")
     return MerchantTrustData(
         checksum, states, _dispute_records(conn, conn.execute(records, {"key": key}).all(), histories),
@@ -574,10 +574,8 @@ def _global_queries() -> tuple[Any, Any]:
 @functools.cache
 def _merchant_certificates_query() -> Any:
     c = idx_certificates.c
-    by_act = sa.case((c.revocation_act.is_(None), 0), else_=1)  # whether governance revoked it, not which act
-    group = (c.issuer, c.kind, c.valid_until, c.anchored_at, c.revoked_at, by_act, c.superseded_at)
-    return (sa.select(*group, sa.func.count()).where(c.merchant == sa.bindparam("key")).group_by(*group)
-            .order_by(*group))
+    group = (c.issuer, c.kind, c.valid_until, c.anchored_at, c.revoked_at, c.revocation_act, c.superseded_at)
+    return sa.select(*group).where(c.merchant == sa.bindparam("key"))  # grouped here: cheaper than in SQL
 
 
 @functools.cache
