@@ -66,6 +66,7 @@ __all__ = [
     "MissingBundleMember",
     "ReviewBundle",
     "StatusAtExport",
+    "TakedownAtExport",
     "UnknownBundleMember",
     "UnsupportedBundleVersion",
     "WrongBundleType",
@@ -234,9 +235,34 @@ class CertificateBundle:
         }
 
 
+TAKEDOWN_STATES: Mapping[int, str] = {1: "emergencyHidden", 2: "takenDown", 3: "restored"}
+"""``IDisputeRegistry.TakedownState`` by value, as a bundle spells it (None, 0, is never exported)."""
+
+
+@dataclass(frozen=True)
+class TakedownAtExport:
+    """``DisputeRegistry.takedown(leafIndex)`` at ``block_number``: a hide or takedown of the review known when
+    the bundle was made (the index's, or the chain's at its latest block). The leaf stays in the log whatever
+    this says; it tells what became of the review's content."""
+
+    state: str
+    """``emergencyHidden``, ``takenDown`` or ``restored``."""
+    hidden_at: int
+    lapse_at: int
+    reason_code: bytes
+    dispute_id: bytes
+    block_number: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"state": self.state, "hiddenAt": self.hidden_at, "lapseAt": self.lapse_at,
+                "reasonCode": "0x" + self.reason_code.hex(), "disputeId": "0x" + self.dispute_id.hex(),
+                "blockNumber": self.block_number}
+
+
 @dataclass(frozen=True)
 class ReviewBundle:
-    """A proof bundle for a review: the leaf, its inclusion proof and the checkpoint it is proved against."""
+    """A proof bundle for a review: the leaf, its inclusion proof and the checkpoint it is proved against, and
+    (optional member) a hide or takedown of the review known at export."""
 
     chain_id: int
     contracts: Mapping[str, str]
@@ -246,12 +272,13 @@ class ReviewBundle:
     inclusion_proof: tuple[bytes, ...]
     checkpoint: CheckpointRef
     anchor: Anchor
+    takedown: TakedownAtExport | None = None
 
     kind = "review"
 
     def to_json(self) -> dict[str, Any]:
         cp = self.checkpoint
-        return {
+        doc = {
             "v": BUNDLE_VERSION,
             "type": self.kind,
             "chainId": str(self.chain_id),
@@ -263,6 +290,9 @@ class ReviewBundle:
                            "timestamp": cp.timestamp},
             "anchor": self.anchor.to_json(),
         }
+        if self.takedown is not None:
+            doc["takedown"] = self.takedown.to_json()
+        return doc
 
 
 Bundle = CertificateBundle | ReviewBundle
@@ -343,9 +373,11 @@ def export_certificate_bundle(certificate_id_: bytes, *, w3: Web3, manifest: Man
 def export_review_bundle(leaf_index: int, *, store: LeafStore, w3: Web3, manifest: Manifest,
                          indexer: Indexer | None = None, checkpoint_index: int | None = None) -> ReviewBundle:
     """The proof bundle of review ``leaf_index``: its leaf bytes from ``store``, an inclusion proof against the
-    first anchored checkpoint covering it (or ``checkpoint_index``), and that checkpoint's anchoring log.
+    first anchored checkpoint covering it (or ``checkpoint_index``), that checkpoint's anchoring log, and any
+    hide or takedown of the review (``takedown``).
 
-    Checkpoints come from ``indexer`` when given, else from the chain's event logs. Raises
+    Checkpoints and the takedown come from ``indexer`` when given (the takedown as of the block of its last
+    change), else from the chain's event logs and ``DisputeRegistry.takedown`` at the latest block. Raises
     :class:`~ledger.errors.InvalidInput` when no anchored checkpoint covers the leaf yet, or the store is short.
     """
     if not 0 <= leaf_index < store.size:
@@ -361,10 +393,23 @@ def export_review_bundle(leaf_index: int, *, store: LeafStore, w3: Web3, manifes
     leaf = store.leaves(leaf_index, leaf_index + 1)[0]
     anchor = _anchor(w3, cp.evidence.tx_hash, manifest.address("ReviewLog"),
                      [_CHECKPOINT_ANCHORED, cp.index.to_bytes(32, "big")])
+    takedown: TakedownAtExport | None = None
+    if indexer is not None:
+        known = indexer.takedown_record(leaf_index)
+        if known is not None and known.state in TAKEDOWN_STATES:
+            takedown = TakedownAtExport(TAKEDOWN_STATES[known.state], known.hidden_at, known.lapse_at,
+                                        known.reason_code, known.dispute_id, known.block_number)
+    else:
+        latest = int(w3.eth.block_number)
+        t = _Chain(w3, manifest).contract("DisputeRegistry").functions.takedown(leaf_index).call(
+            block_identifier=latest)
+        if int(t[0]) in TAKEDOWN_STATES:
+            takedown = TakedownAtExport(TAKEDOWN_STATES[int(t[0])], int(t[1]), int(t[2]), bytes(t[3]), bytes(t[4]),
+                                        latest)
     return ReviewBundle(chain_id=manifest.chain_id, contracts=_contracts(manifest), leaf_index=leaf_index,
                         leaf=leaf, leaf_hash=merkle.leaf_hash(leaf),
                         inclusion_proof=tuple(store.inclusion_proof(leaf_index, cp.size)), checkpoint=cp,
-                        anchor=anchor)
+                        anchor=anchor, takedown=takedown)
 
 
 # --- parsing ----------------------------------------------------------------------------------------------
@@ -396,14 +441,14 @@ def _show(value: str, limit: int = 40) -> str:
     return json.dumps(text)
 
 
-def _object(value: object, path: str, members: Sequence[str]) -> dict[str, Any]:
+def _object(value: object, path: str, members: Sequence[str], optional: Sequence[str] = ()) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise WrongBundleType(member=path or None, expected="a JSON object", found=_type_name(value))
     prefix = f"{path}." if path else ""
     for key in value:
-        if not isinstance(key, str) or key not in members:
+        if not isinstance(key, str) or (key not in members and key not in optional):
             shown = _show(key) if isinstance(key, str) else repr(key)
-            raise UnknownBundleMember(member=prefix + str(key), expected=f"only {', '.join(members)}",
+            raise UnknownBundleMember(member=prefix + str(key), expected=f"only {', '.join([*members, *optional])}",
                                       found=f"member {shown}")
     for key in members:
         if key not in value:
@@ -547,7 +592,7 @@ def parse_bundle(data: bytes | bytearray | memoryview | str | Mapping[str, objec
     if kind == "certificate":
         top = _object(doc, "", (*_TOP, "certificate", "accreditation", "status", "anchor"))
     elif kind == "review":
-        top = _object(doc, "", (*_TOP, "review", "inclusionProof", "checkpoint", "anchor"))
+        top = _object(doc, "", (*_TOP, "review", "inclusionProof", "checkpoint", "anchor"), optional=("takedown",))
     else:
         found = _show(kind) if isinstance(kind, str) else _type_name(kind)
         raise UnsupportedBundleVersion(member="type", expected='"certificate" or "review"', found=found)
@@ -604,12 +649,26 @@ def parse_bundle(data: bytes | bytearray | memoryview | str | Mapping[str, objec
         timestamp=_int(cp["timestamp"], "checkpoint.timestamp", _UINT40_MAX),
         evidence=Evidence("CheckpointAnchored", Web3.to_checksum_address(contracts["ReviewLog"]),
                           anchor.transaction_hash, anchor.block_number, anchor.block_timestamp, anchor.log_index))
+    takedown: TakedownAtExport | None = None
+    if "takedown" in top:
+        t = _object(top["takedown"], "takedown",
+                    ("state", "hiddenAt", "lapseAt", "reasonCode", "disputeId", "blockNumber"))
+        state = t["state"]
+        if not isinstance(state, str):
+            raise WrongBundleType(member="takedown.state", expected="a string", found=_type_name(state))
+        if state not in TAKEDOWN_STATES.values():
+            raise BundleValueOutOfRange(member="takedown.state", expected=" or ".join(TAKEDOWN_STATES.values()),
+                                        found=_show(state))
+        takedown = TakedownAtExport(
+            state, _int(t["hiddenAt"], "takedown.hiddenAt", _UINT40_MAX), _int(t["lapseAt"], "takedown.lapseAt", _UINT40_MAX),
+            _hex(t["reasonCode"], "takedown.reasonCode", 32), _hex(t["disputeId"], "takedown.disputeId", 32),
+            _int(t["blockNumber"], "takedown.blockNumber"))
     return ReviewBundle(
         chain_id=chain_id, contracts=contracts,
         leaf_index=_decimal(r["leafIndex"], "review.leafIndex", _UINT64_MAX),
         leaf=_hex(r["leaf"], "review.leaf", limit=8192), leaf_hash=_hex(r["leafHash"], "review.leafHash", 32),
         inclusion_proof=tuple(_hex(p, f"inclusionProof[{i}]", 32) for i, p in enumerate(proof)),
-        checkpoint=checkpoint, anchor=anchor)
+        checkpoint=checkpoint, anchor=anchor, takedown=takedown)
 
 
 # --- verification -----------------------------------------------------------------------------------------
@@ -781,6 +840,22 @@ def _offline_review(b: ReviewBundle, checks: _Checks) -> None:
         checks.fail(ReasonCode.BUNDLE_ANCHOR_MISMATCH,
                     f"checkpoint.timestamp: expected the anchoring block's time {b.anchor.block_timestamp}, "
                     f"found {cp.timestamp}")
+    t = b.takedown
+    if t is not None:
+        problems = []
+        if t.hidden_at == 0:
+            problems.append("hiddenAt 0")
+        if t.state == "emergencyHidden" and (t.dispute_id != bytes(32) or t.lapse_at <= t.hidden_at):
+            problems.append(f"an emergency hide with disputeId 0x{t.dispute_id.hex()} and lapseAt {t.lapse_at}")
+        if t.state in ("takenDown", "restored") and t.dispute_id == bytes(32):
+            problems.append(f"{t.state} by no ruling (disputeId 0)")
+        if t.block_number < b.anchor.block_number:
+            problems.append(f"blockNumber {t.block_number} before the anchoring block {b.anchor.block_number}")
+        if problems:
+            checks.fail(ReasonCode.BUNDLE_TAKEDOWN_INCONSISTENT,
+                        "takedown: expected a hide (disputeId 0, lapseAt after hiddenAt) or a ruling's takedown or "
+                        f"restoration (its disputeId), hidden at a time, at or after the anchoring block; found "
+                        f"{', '.join(problems)}")
 
 
 def _trusted(b: Bundle, trusted: Manifest, checks: _Checks) -> None:
@@ -868,6 +943,19 @@ def _online(b: Bundle, w3: Web3, checks: _Checks) -> CertificateStatus | None:
             if not ok:
                 checks.fail(ReasonCode.CHAIN_INCLUSION_REFUSED,
                             "inclusionProof: the ReviewLog's verifyInclusion refused the proof")
+        if b.takedown is not None:
+            t = b.takedown
+            disputes = w3.eth.contract(address=Web3.to_checksum_address(b.contracts["DisputeRegistry"]),
+                                       abi=load("DisputeRegistry").abi).functions
+            raw = disputes.takedown(b.leaf_index).call(block_identifier=t.block_number)
+            state = TAKEDOWN_STATES.get(int(raw[0]), "none")
+            hidden_at, lapse_at, reason_code, dispute_id = int(raw[1]), int(raw[2]), bytes(raw[3]), bytes(raw[4])
+            if (state, hidden_at, lapse_at, reason_code, dispute_id) != (
+                    t.state, t.hidden_at, t.lapse_at, t.reason_code, t.dispute_id):
+                checks.fail(ReasonCode.CHAIN_TAKEDOWN_MISMATCH,
+                            f"takedown: expected DisputeRegistry.takedown({b.leaf_index}) at block {t.block_number} "
+                            f"to be {t.to_json()}, the registry says state {state}, hiddenAt {hidden_at}, lapseAt "
+                            f"{lapse_at}, reasonCode 0x{reason_code.hex()}, disputeId 0x{dispute_id.hex()}")
         return None
     registry = w3.eth.contract(address=Web3.to_checksum_address(b.contracts["CertificateRegistry"]),
                                abi=load("CertificateRegistry").abi).functions
@@ -919,6 +1007,21 @@ def _block(w3: Web3, number: int) -> tuple[bytes, int] | None:
 
 def _show_block(block: tuple[bytes, int] | None) -> str:
     return "no such block" if block is None else f"0x{block[0].hex()} at {block[1]}"
+
+
+def _takedown_reason(leaf_index: int, t: TakedownAtExport) -> Reason:
+    """What became of an included review's content, as the bundle reports it (not a failure)."""
+    if t.state == "takenDown":
+        return Reason(ReasonCode.REVIEW_TAKEN_DOWN,
+                      f"leaf {leaf_index} was taken down by the final ruling of dispute 0x{t.dispute_id.hex()} (hidden "
+                      f"since {t.hidden_at}): its content is removed, the leaf stays in the log as a tombstone")
+    if t.state == "emergencyHidden":
+        return Reason(ReasonCode.REVIEW_EMERGENCY_HIDDEN,
+                      f"leaf {leaf_index} was hidden by the operator at {t.hidden_at} (reason 0x{t.reason_code.hex()}); "
+                      f"the hide lapses at {t.lapse_at} unless a ruling confirms it")
+    return Reason(ReasonCode.REVIEW_RESTORED,
+                  f"leaf {leaf_index} was hidden at {t.hidden_at} and restored by the ruling of dispute "
+                  f"0x{t.dispute_id.hex()}")
 
 
 def verify_bundle(bundle: Bundle | bytes | bytearray | memoryview | str | Mapping[str, object],
@@ -988,5 +1091,7 @@ def verify_bundle(bundle: Bundle | bytes | bytearray | memoryview | str | Mappin
         reasons.append(Reason(ReasonCode.REVIEW_INCLUDED,
                               f"leaf {b.leaf_index} is in checkpoint {b.checkpoint.index} (size {b.checkpoint.size}) "
                               f"anchored at {b.checkpoint.timestamp}"))
+        if b.takedown is not None:
+            reasons.append(_takedown_reason(b.leaf_index, b.takedown))
         verdict = Verdict.VALID
     return BundleVerification(b.kind, subject, verdict, tuple(reasons), online, status_now, evidence)

@@ -84,6 +84,7 @@ __all__ = [
     "ProductData",
     "ProviderRangeRefused",
     "SyncResult",
+    "TakedownRecord",
     "UndecodableLog",
     "certificate_status",
 ]
@@ -304,6 +305,20 @@ class CheckpointRecord:
     anchored_at: int
     block_number: int
     tx_hash: bytes
+
+
+@dataclass(frozen=True)
+class TakedownRecord:
+    """``DisputeRegistry.takedown(leafIndex)`` as the events left it, and the block of the last of them."""
+
+    leaf_index: int
+    state: int
+    """1 EmergencyHidden, 2 TakenDown, 3 Restored."""
+    hidden_at: int
+    lapse_at: int
+    reason_code: bytes
+    dispute_id: bytes
+    block_number: int
 
 
 @dataclass(frozen=True)
@@ -1367,6 +1382,16 @@ class Indexer:
             conditions += [d.kind == 1, d.subject.in_(subjects)]
         with self._db.read() as conn:
             return list(_disputes_with_histories(conn, sa.and_(*conditions)))
+
+    def takedown_record(self, leaf_index: int) -> TakedownRecord | None:
+        """``DisputeRegistry.takedown(leafIndex)`` as indexed, with the block of the event that last changed it
+        (where the view returns exactly this), or None when no hide or takedown of the leaf is indexed."""
+        with self._db.read() as conn:
+            r = conn.execute(sa.select(idx_takedowns).where(idx_takedowns.c.leaf_index == leaf_index)).one_or_none()
+        if r is None:
+            return None
+        return TakedownRecord(int(r.leaf_index), r.state, r.hidden_at, r.lapse_at, bytes(r.reason_code),
+                              bytes(r.dispute_id), int(r.block_number))
 
     def takedown(self, leaf_index: int) -> tuple[int, int, int, bytes, bytes] | None:
         """``DisputeRegistry.takedown(leafIndex)`` as indexed: (state, hiddenAt, lapseAt, reasonCode, disputeId)."""

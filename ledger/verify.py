@@ -111,6 +111,12 @@ class ReasonCode(StrEnum):
     REVIEW_INDEX_OUT_OF_RANGE = "review.index-out-of-range"
     REVIEW_INCLUSION_FAILED = "review.inclusion-failed"
     REVIEW_PROOF_UNAVAILABLE = "review.proof-unavailable"
+    REVIEW_TAKEN_DOWN = "review.taken-down"
+    """Not a failure: the review is in the log, and a final ruling removed its content (a public tombstone)."""
+    REVIEW_EMERGENCY_HIDDEN = "review.emergency-hidden"
+    """Not a failure: the review is in the log, and the operator hid its content pending a ruling."""
+    REVIEW_RESTORED = "review.restored"
+    """Not a failure: the review was hidden or taken down, and a later ruling restored it."""
     # the log
     LOG_CONSISTENT = "log.consistent"
     LOG_ROOT_MISMATCH = "log.root-mismatch"
@@ -132,6 +138,7 @@ class ReasonCode(StrEnum):
     CHAIN_LOG_MISMATCH = "chain.log-mismatch"
     CHAIN_STATUS_MISMATCH = "chain.status-mismatch"
     CHAIN_ACCREDITATION_MISMATCH = "chain.accreditation-mismatch"
+    CHAIN_TAKEDOWN_MISMATCH = "chain.takedown-mismatch"
     # proof bundles (ledger.bundle), checked offline
     BUNDLE_UNTRUSTED_CHAIN = "bundle.untrusted-chain"
     BUNDLE_UNTRUSTED_CONTRACT = "bundle.untrusted-contract"
@@ -141,6 +148,7 @@ class ReasonCode(StrEnum):
     BUNDLE_RECORD_INCONSISTENT = "bundle.record-inconsistent"
     BUNDLE_ACCREDITATION_INCONSISTENT = "bundle.accreditation-inconsistent"
     BUNDLE_STATUS_INCONSISTENT = "bundle.status-inconsistent"
+    BUNDLE_TAKEDOWN_INCONSISTENT = "bundle.takedown-inconsistent"
 
 
 @dataclass(frozen=True)

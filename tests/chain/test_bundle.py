@@ -39,12 +39,13 @@ from ledger.bundle import (
     verify_bundle,
 )
 from ledger.deploy import deploy
-from ledger.indexer import CertificateStatus
+from ledger.indexer import CertificateStatus, Indexer
 from ledger.manifest import Manifest
 from ledger.verify import LeafList, ReasonCode, Verdict
 
 from ..conftest import World
 from .test_certificates import make_cert
+from .test_disputes import Outcome, T
 from .test_verify import REASON, anchor, issue, leaf_store
 
 pytestmark = pytest.mark.chain
@@ -264,6 +265,49 @@ def test_exported_bundles_validate_against_the_json_schema(scene: Scene) -> None
             assert not validator.is_valid(bad)
             with pytest.raises(InvalidBundle):
                 parse_bundle(bad)
+
+
+def test_a_review_taken_down_says_so_in_its_bundle(t: T, ix: Indexer, manifest: Manifest) -> None:
+    """A review removed by a final ruling stays in the log: its bundle still proves it included, and carries the
+    takedown (optional member, from the index or the chain), reported beside the inclusion and checked online
+    against DisputeRegistry.takedown at its block. A review nobody touched has no such member."""
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema validates docs/proof-bundle.schema.json")
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    world = t.world
+    ix.sync()
+    before = max((c.size for c in ix.checkpoints()), default=0)  # the module's scene may have anchored some
+    store = leaf_store(before + 4)
+    anchor(world, store, before + 4, before)
+    leaf = before + 2
+    dispute, _ = t.review_final(Outcome.REVIEW_REMOVED, leaf=leaf)
+    ix.sync()
+    indexed = export_review_bundle(leaf, store=store, w3=world.w3, manifest=manifest, indexer=ix)
+    by_chain = export_review_bundle(leaf, store=store, w3=world.w3, manifest=manifest)
+    assert indexed.takedown is not None and by_chain.takedown is not None
+    assert (indexed.takedown.state, indexed.takedown.dispute_id) == ("takenDown", dispute)
+    assert indexed.takedown.block_number <= by_chain.takedown.block_number == world.w3.eth.block_number
+    untouched = export_review_bundle(leaf - 1, store=store, w3=world.w3, manifest=manifest, indexer=ix)
+    assert untouched.takedown is None and "takedown" not in untouched.to_json()
+    for bundle in (indexed, by_chain):
+        doc = bundle.to_json()
+        validator.validate(doc)
+        assert parse_bundle(json.dumps(doc)).to_json() == doc
+        for w3 in (None, world.w3):
+            result = verify_bundle(doc, w3=w3, trusted=manifest)
+            assert result.verdict is Verdict.VALID, result.reasons
+            assert result.codes == (ReasonCode.REVIEW_INCLUDED, ReasonCode.REVIEW_TAKEN_DOWN)
+            assert "0x" + dispute.hex() in result.reasons[1].message
+    doc = indexed.to_json()
+    restored = put(doc, "takedown.state", "restored")  # consistent on its face; the registry says otherwise
+    assert verify_bundle(restored).verdict is Verdict.VALID
+    assert verify_bundle(restored, w3=world.w3).codes == (ReasonCode.CHAIN_TAKEDOWN_MISMATCH,)
+    no_ruling = put(doc, "takedown.disputeId", "0x" + "00" * 32)
+    assert verify_bundle(no_ruling).codes == (ReasonCode.BUNDLE_TAKEDOWN_INCONSISTENT,)
+    for bad in (put(doc, "takedown.state", "gone"), put(doc, "takedown.blockNumber", "1"),
+                {**doc, "takedown": {**doc["takedown"], "extra": 1}}):
+        assert not validator.is_valid(bad)
+        with pytest.raises(InvalidBundle):
+            parse_bundle(bad)
 
 
 class Unplugged(BaseProvider):
