@@ -512,8 +512,8 @@ def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: In
         if p.leaf is None:
             counts["malformed"] += 1
             continue
-        if p.index in taken_down:
-            tombstones.append(taken_down[p.index])
+        if p.leaf_index in taken_down:
+            tombstones.append(taken_down[p.leaf_index])
         if p.verdict == "pending":
             counts["pending"] += 1
         elif p.verdict != "included" or verified is None or p.leaf.product_id != pid:
@@ -522,7 +522,7 @@ def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: In
             counts["duplicate"] += 1
         else:
             purchases.add(p.leaf.purchase)
-            if p.index in taken_down:
+            if p.leaf_index in taken_down:
                 counts["taken_down"] += 1
             else:
                 stars[p.leaf.rating - 1] += 1
