@@ -40,6 +40,7 @@ from .reviews import parse_review_leaf
 from .trust import (
     IndexedLeafStore,
     Leaves,
+    ReadOnce,
     TrustProfile,
     canonical_json,
     checksum_address,
@@ -315,7 +316,7 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
 
     store = leaf_store(leaves)
     if store is not None:
-        leaves = store = _CallStore(store)
+        leaves = store = ReadOnce(store)
         mine = store.leaf_indices(product=pid)
     else:
         assert isinstance(leaves, Sequence)
@@ -534,44 +535,6 @@ def _proved_reviews(pid: bytes, view: IndexView, chain: _Chain | None, store: In
         root_mismatch=counts["mismatch"], duplicate_purchase=counts["duplicate"], taken_down=counts["taken_down"],
         malformed=counts["malformed"], tombstones=tuple(tombstones), reasons=tuple(reasons))
     return _Reviews(result, tuple(mine)), merchants
-
-
-class _CallStore:
-    """The leaf store as one record reads it: each ``leaf_indices`` answer and each leaf's bytes read at most
-    once in the call (the product's and its merchants' leaves in one ``leaves_at``), nothing kept after it."""
-
-    def __init__(self, store: IndexedLeafStore) -> None:
-        self._store = store
-        self._indices: dict[tuple[bytes | None, str | None], list[int]] = {}
-        self._bytes: dict[int, bytes] = {}
-
-    @property
-    def size(self) -> int:
-        return self._store.size
-
-    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]:
-        key = (None if product is None else bytes(product), None if merchant is None else merchant.lower())
-        if key not in self._indices:
-            self._indices[key] = self._store.leaf_indices(product=product, merchant=merchant)
-        return self._indices[key]
-
-    def prefetch(self, indices: Sequence[int]) -> None:
-        missing = sorted({i for i in indices if i not in self._bytes})
-        if missing:
-            self._bytes.update(zip(missing, self._store.leaves_at(missing), strict=True))
-
-    def leaves_at(self, indices: Sequence[int]) -> list[bytes]:
-        self.prefetch(indices)
-        return [self._bytes[i] for i in indices]
-
-    def leaves(self, start: int, end: int) -> list[bytes]:
-        return self._store.leaves(start, end)
-
-    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        return self._store.leaf_hashes(start, end)
-
-    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        return self._store.inclusion_proof(index, size)
 
 
 def _root(leaf_hashes: Sequence[bytes]) -> bytes:

@@ -26,7 +26,7 @@ import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -56,6 +56,7 @@ __all__ = [
     "CertificateCounts",
     "DisputeCounts",
     "IndexedLeafStore",
+    "ReadOnce",
     "ReviewCounts",
     "SanctionCounts",
     "SanctionEvent",
@@ -146,6 +147,58 @@ class IndexedLeafStore(LeafStore, Protocol):
 Leaves = Sequence[bytes] | IndexedLeafStore
 """The review log as a whole sequence of leaf bytes from index 0 (an auditor's mirror: every leaf re-hashed),
 or as a store (only the relevant leaves read, each proved)."""
+
+
+class ReadOnce:
+    """A leaf store as one call (a record, a profile) reads it: each ``leaf_indices`` answer and each leaf's
+    bytes are asked of ``store`` at most once in the call, several leaves in one ``leaves_at``
+    (:meth:`prefetch`); nothing is kept after the call.
+
+    A store may also answer which leaves are a product's or a merchant's *with their bytes* in one read:
+    ``leaves_of(*, product=None, merchant=None) -> list[tuple[int, bytes]]`` (index order). When it has that
+    method, it is used instead of ``leaf_indices`` followed by ``leaves_at``.
+    """
+
+    def __init__(self, store: IndexedLeafStore) -> None:
+        self._store = store
+        self._indices: dict[tuple[bytes | None, str | None], list[int]] = {}
+        self._bytes: dict[int, bytes] = {}
+        leaves_of = getattr(store, "leaves_of", None)
+        self._leaves_of: Callable[..., list[tuple[int, bytes]]] | None = leaves_of if callable(leaves_of) else None
+
+    @property
+    def size(self) -> int:
+        return self._store.size
+
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]:
+        key = (None if product is None else bytes(product), None if merchant is None else merchant.lower())
+        if key not in self._indices:
+            if self._leaves_of is not None:
+                found = self._leaves_of(product=product, merchant=merchant)
+                self._bytes.update((int(i), bytes(b)) for i, b in found)
+                self._indices[key] = [int(i) for i, _ in found]
+            else:
+                self._indices[key] = self._store.leaf_indices(product=product, merchant=merchant)
+        return self._indices[key]
+
+    def prefetch(self, indices: Sequence[int]) -> None:
+        """Read the bytes of those of ``indices`` not read yet, in one ``leaves_at``."""
+        missing = sorted({i for i in indices if i not in self._bytes})
+        if missing:
+            self._bytes.update(zip(missing, self._store.leaves_at(missing), strict=True))
+
+    def leaves_at(self, indices: Sequence[int]) -> list[bytes]:
+        self.prefetch(indices)
+        return [self._bytes[i] for i in indices]
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        return self._store.leaves(start, end)
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        return self._store.leaf_hashes(start, end)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return self._store.inclusion_proof(index, size)
 
 
 def leaf_store(leaves: Leaves) -> IndexedLeafStore | None:
@@ -687,7 +740,8 @@ def _reviews(view: IndexView, merchant: str, leaves: Leaves, as_of: int) -> Revi
     checkpoints = [c for c in view.checkpoints() if c.anchored_at <= as_of]
     store = leaf_store(leaves)
     if store is not None:
-        return _proved_reviews(view, merchant, store, checkpoints, as_of)
+        return _proved_reviews(view, merchant, store if isinstance(store, ReadOnce) else ReadOnce(store),
+                               checkpoints, as_of)
     assert isinstance(leaves, Sequence)
     anchored_size = max((c.size for c in checkpoints), default=0)
     tree = MerkleTree(hashlib.sha256(b"\x00" + bytes(leaf)).digest() for leaf in leaves)

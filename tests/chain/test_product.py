@@ -315,6 +315,31 @@ def service(t: T, database: Database) -> Iterator[ReviewLogService]:
         log.close()
 
 
+class OneRead:
+    """The service as a store that also answers which leaves are whose *with their bytes* in one read
+    (``leaves_of``, what ledger.trust.ReadOnce uses when a store has it)."""
+
+    def __init__(self, service: ReviewLogService) -> None:
+        self.service = service
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.service, name)
+        if not callable(found):
+            return found
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return found(*args, **kwargs)
+
+        return call
+
+    def leaves_of(self, *, product: bytes | None = None, merchant: str | None = None) -> list[tuple[int, bytes]]:
+        self.calls.append("leaves_of")
+        indices = self.service.leaf_indices(product=product, merchant=merchant)
+        return list(zip(indices, self.service.leaves_at(indices), strict=True))
+
+
 def alter(database: Database, service: ReviewLogService, index: int, rating: int) -> None:
     """Rewrite leaf ``index``'s bytes in the database (its stored hash and the tree left alone): the same
     review with another rating, still canonical."""
@@ -340,6 +365,10 @@ def test_store_path_gives_the_sequence_paths_record(t: T, ix: Indexer, service: 
         assert (r.counted, r.taken_down, r.pending, r.root_mismatch, r.duplicate_purchase) == (5, 1, 2, 0, 0)
         assert (r.leaves_given, r.leaves_of_product, r.verified_size, r.reasons) == (10, 8, 8, ())
         assert len(by_store.merchants) == 2
+        one_read = OneRead(service)  # a store that reads which leaves and their bytes at once: the same record
+        assert product_record(PRODUCT, leaves=one_read, **kw).to_json() == by_store.to_json()
+        assert "leaves_of" in one_read.calls and "leaves_at" not in one_read.calls and \
+            "leaf_indices" not in one_read.calls
 
 
 def test_store_path_excludes_an_altered_leaf_by_name(t: T, ix: Indexer, database: Database,
@@ -359,6 +388,7 @@ def test_store_path_excludes_an_altered_leaf_by_name(t: T, ix: Indexer, database
     assert [x.code for x in r.reasons] == [ReasonCode.REVIEW_INCLUSION_FAILED]
     assert r.reasons[0].message.startswith(f"leaf {TAMPERED} ")
     assert r.to_json()["excluded"]["rootMismatch"] == 1
+    assert product_record(PRODUCT, indexer=ix, leaves=OneRead(service), as_of=as_of).reviews == r  # read at once
     mirror = product_record(PRODUCT, indexer=ix, leaves=service.leaves(0, service.size), as_of=as_of).reviews
     assert (mirror.verified_size, mirror.root_mismatch) == (CHECKPOINTS[0], 3)  # leaves 4, 5 and 6
     # the merchant's profile on the store path names it too
