@@ -137,6 +137,7 @@ def get_trust(s: ServicesDep, address: Annotated[Address, Path(description="the 
     if s.indexer.merchant(address) is None:
         raise Problem(404, "unknown-merchant", "Unknown merchant",
                       f"{address} was never admitted as a merchant (as far as the index has read the chain)")
-    as_of = at if at is not None else int(time.time())
+    # default: the time of the last indexed block, as the product record's (the index holds nothing later)
+    as_of = at if at is not None else (s.indexer.position().block_time or int(time.time()))
     profile = trust_profile(address, indexer=s.indexer, leaves=s.ledger.reviews, as_of=as_of)
     return _canonical(profile.to_json())

@@ -286,7 +286,8 @@ def render(out: dict[str, Any], meta: dict[str, Any]) -> str:
         "Method: Anvil on loopback; the service as deployed (`uvicorn api.app:app`, one worker, SQLite WAL with "
         "`synchronous=FULL`, review log + checkpointer + relayer + indexer running, JSON access log on); this "
         "script as the load generator in its own process (aiohttp, keep-alive HTTP/1.1), attestations signed "
-        "before timing. The node, the service and the load generator share the two cores."),
+        "before timing. The node, the service and the load generator share the two cores; load average (1 min) "
+        f"{meta['load'][0]} at the start, {meta['load'][1]} at the end."),
         "",
         "| what | target | measured | | detail |",
         "|---|---|---|---|---|",
@@ -307,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     wall = time.perf_counter()
+    load_before = os.getloadavg()[0]
     chain = devchain.start("anvil")
     server: subprocess.Popen[bytes] | None = None
     try:
@@ -362,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         chain.close()
     meta = {"command": ("python scripts/bench/api.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip(),
             "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "wall_s": time.perf_counter() - wall,
-            "machine": _report.machine()}
+            "machine": _report.machine(), "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     section = render(out, meta)
     print(section)
     if not args.no_write:
