@@ -21,12 +21,13 @@ The relayer's key holds no role: a request it signed itself is refused by the co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from fastapi import Query
 from hexbytes import HexBytes
 from pydantic import BaseModel, ConfigDict, Field
 from web3.contract import Contract
@@ -410,6 +411,23 @@ class Relay:
         typed = self.typed_data(req)
         return PreparedRequest(request=typed["message"], typedData=typed,
                                digest=hex_of(keccak(b"\x19" + m.version + m.header + m.body)))
+
+
+Wait = Annotated[float, Query(ge=0, le=60, description="seconds to wait for the write to be confirmed: 200 with "
+                                                       "its events when it is, else 202 with where to follow it")]
+"""The ``wait`` query parameter of every relayed write."""
+
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "confirmed within `wait`: the transaction and the events it emitted"},
+    202: {"description": "accepted and on its way; follow `Location` (`GET /v1/writes/{key}`)"},
+    401: {"description": "signature-required, signature-invalid, request-expired, request-replayed"},
+    403: {"description": "forbidden: the contract refuses this signer (`errorName` is the contract's error, "
+                         "e.g. CertificateRegistryNotIssuer)"},
+    409: {"description": "nonce-not-current: an earlier request of this signer is not mined yet"},
+    422: {"description": "wrong-action (another function, kind or subject than the route and its path name), "
+                         "contract-rejected, write-failed, validation-error"},
+}
+"""The documented answers of every relayed write route."""
 
 
 def relay_write(relay: Relay, signed: SignedRequest, response: Any, *, allowed: set[tuple[str, str]],

@@ -36,7 +36,7 @@ from ledger.verify import Evidence, Source, verify_certificate
 
 from ..deps import RelayDep, ServicesDep, write_gate
 from ..problems import Problem
-from ..relay import Relay, SignedRequest, WriteStatus, relay_write
+from ..relay import WRITE_RESPONSES, Relay, SignedRequest, Wait, WriteStatus, relay_write
 from ..state import Services
 from ..types import Address, Hash32, Signature, Uint40, Uint256, hex_of
 
@@ -49,19 +49,8 @@ SPOT_CHECK_KINDS = (CERTIFICATE_KINDS["spot_check_pass"], CERTIFICATE_KINDS["spo
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 Kind = Literal["certificate", "spot_check_pass", "spot_check_fail"]
-Wait = Annotated[float, Query(ge=0, le=60, description="seconds to wait for the write to be confirmed: 200 "
-                                                       "with its events when it is, else 202")]
 CertificateIdPath = Annotated[Hash32, Path(description="the certificate id (EIP-712 struct hash of the record)")]
 WRITE = [Depends(write_gate)]
-WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "confirmed within `wait`: the transaction and the events it emitted"},
-    202: {"description": "accepted and on its way; follow `Location` (`GET /v1/writes/{key}`)"},
-    401: {"description": "signature-required, signature-invalid, request-expired, request-replayed"},
-    403: {"description": "forbidden: the signer may not (`errorName`: e.g. CertificateRegistryNotIssuer)"},
-    409: {"description": "nonce-not-current: an earlier request of this signer is not mined yet"},
-    422: {"description": "wrong-action (another function, kind or certificate than the route is for), "
-                         "contract-rejected, write-failed, validation-error"},
-}
 
 
 # -- models ------------------------------------------------------------------------------------------------

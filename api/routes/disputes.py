@@ -32,7 +32,7 @@ from ledger.storage.schema import api_rationales, idx_disputes
 
 from ..deps import RelayDep, ServicesDep, write_gate
 from ..problems import Problem
-from ..relay import Relay, SignedRequest, WriteStatus, relay_write
+from ..relay import WRITE_RESPONSES, Relay, SignedRequest, Wait, WriteStatus, relay_write
 from ..state import Services
 from ..types import Address, Hash32, hex_of
 
@@ -55,17 +55,7 @@ _REVIEW_TAG = keccak(text="trustledger.dispute.review")
 _RULINGS = ("DisputeRuled", "RemedyRuled")
 
 DisputeId = Annotated[Hash32, Path(description="the dispute id (0x and 64 hex digits)")]
-Wait = Annotated[float, Query(ge=0, le=60, description="seconds to wait for the transaction to be final: 200 with "
-                                                        "its events when it is, else 202 with where to follow it")]
 
-WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"description": "accepted for relaying; follow it at `Location` (GET /v1/writes/{key})"},
-    401: {"description": "signature-required, signature-invalid, request-expired, request-replayed"},
-    403: {"description": "forbidden: the contract refuses this signer (errorName, e.g. DisputeRegistryUnauthorized)"},
-    409: {"description": "nonce-not-current"},
-    422: {"description": "wrong-action (another function, or another dispute than the path's), "
-                         "contract-rejected (errorName: the registry's refusal), write-failed"},
-}
 
 
 # -- models ---------------------------------------------------------------------------------------------------

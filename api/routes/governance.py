@@ -22,7 +22,7 @@ from ledger.storage.schema import idx_accreditations, idx_events, idx_merchants
 
 from ..deps import RelayDep, ServicesDep, write_gate
 from ..problems import Problem
-from ..relay import SignedRequest, WriteStatus, relay_write
+from ..relay import WRITE_RESPONSES, SignedRequest, Wait, WriteStatus, relay_write
 from ..state import Services
 from ..types import Address, Uint256, hex_of
 
@@ -36,20 +36,9 @@ MERCHANT_STATUSES = ("none", "active", "suspended", "banned")  # ITrustGovernanc
 ACT_KINDS = ("none", "replace_log_operator", "revoke_certificate", "declare_key_compromise")  # ActKind
 ACT_STATES = ("none", "pending", "executed", "cancelled")  # ActState
 
-Wait = Annotated[float, Query(ge=0, le=60, description="seconds to wait for the write to be confirmed: 200 "
-                                                       "with its events when it is, else 202")]
 IssuerPath = Annotated[Address, Path(description="the inspection body's address")]
 MerchantPath = Annotated[Address, Path(description="the merchant's address")]
 WRITE = [Depends(write_gate)]
-WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "confirmed within `wait`: the transaction and the events it emitted"},
-    202: {"description": "accepted and on its way; follow `Location` (`GET /v1/writes/{key}`)"},
-    401: {"description": "signature-required, signature-invalid, request-expired, request-replayed"},
-    403: {"description": "forbidden: the signer lacks the role (`errorName` is the contract's error)"},
-    409: {"description": "nonce-not-current: an earlier request of this signer is not mined yet"},
-    422: {"description": "wrong-action (another function, or another subject than the path names), "
-                         "contract-rejected, write-failed, validation-error"},
-}
 
 
 def _relay(relay: Any, body: SignedRequest, response: Response, fn: str, wait: float,
