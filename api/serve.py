@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 import uvicorn
 from eth_account import Account
 
-from ledger.devnet import DEFAULT_HOME, DevnetError, ensure_deployment, identities, start_anvil
+from ledger.devnet import DEFAULT_HOME, DevnetError, ensure_deployment, identities, start_anvil, stop_anvil
 from ledger.errors import LedgerError
 
 from .app import create_app
@@ -105,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if proc is not None:
-            os.killpg(proc.pid, signal.SIGINT)  # anvil writes its state on SIGINT
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_anvil(proc)
 
 
 if __name__ == "__main__":

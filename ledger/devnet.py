@@ -89,6 +89,15 @@ def start_anvil(home: Path, port: int, state_interval: int = 1) -> tuple[subproc
             time.sleep(0.1)
 
 
+def stop_anvil(proc: subprocess.Popen[bytes]) -> None:
+    """Stop an Anvil started by :func:`start_anvil`: SIGINT (it writes its state), SIGKILL after 15 s."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def identities(home: Path) -> dict[str, str]:
     path = home / "dev-keys.json"
     if path.exists():
@@ -168,11 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # anvil writes its state on SIGINT
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_anvil(proc)
 
 
 if __name__ == "__main__":
