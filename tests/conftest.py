@@ -128,7 +128,9 @@ def _world(chain: devchain.DevChain, actors: Actors) -> World:
 
 @pytest.fixture
 def world(_world: World) -> Iterator[World]:
-    """The deployed world, reset to its initial state after each test (chain snapshot)."""
+    """The deployed world, reset to its initial state after each test (chain snapshot), its clock caught up
+    with the wall clock first (see DevChain.catch_up)."""
+    _world.chain.catch_up()
     snap = _world.chain.snapshot()
     try:
         yield _world

@@ -37,6 +37,25 @@ class DevChain:
         """Timestamp of the latest block."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    def next_time(self) -> int:
+        """Timestamp the next block would carry now: after a snapshot revert, the wall clock, which may be far
+        past the latest block's."""
+        return int(self.w3.eth.get_block("pending")["timestamp"])
+
+    def mine(self) -> None:
+        """Mine one empty block."""
+        raise NotImplementedError
+
+    def catch_up(self, slack: int = 30) -> None:
+        """Mine an empty block when the next one would be stamped more than ``slack`` seconds after the latest.
+
+        A test that reads ``now()`` and signs a deadline or a validity window relative to it assumes the next
+        block is close to the latest; after a revert to a snapshot taken minutes earlier (a long session, a
+        slow CI machine) it is not, and a deadline of ``now() + 600`` would already be past.
+        """
+        if self.next_time() - self.now() > slack:
+            self.mine()
+
     def fund(self, address: str, wei: int) -> None:
         tx = self.w3.eth.send_transaction({"from": self.w3.eth.accounts[0], "to": address, "value": wei})
         self.w3.eth.wait_for_transaction_receipt(tx, poll_latency=0.002)
@@ -72,6 +91,9 @@ class EthTesterChain(DevChain):
         # refuses to travel back: never aim below the pending block's time.
         pending = int(self.tester.get_block_by_number("pending")["timestamp"])
         self.tester.time_travel(max(self.now() + seconds, pending))
+        self.tester.mine_blocks(1)
+
+    def mine(self) -> None:
         self.tester.mine_blocks(1)
 
     def snapshot(self) -> Any:
@@ -118,6 +140,9 @@ class NodeChain(DevChain):
 
     def increase_time(self, seconds: int) -> None:
         self.w3.provider.make_request("evm_setNextBlockTimestamp", [self.now() + seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    def mine(self) -> None:
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
     def snapshot(self) -> Any:
