@@ -29,6 +29,14 @@ from .takedowns import apply_takedowns
 
 __all__ = ["create_app"]
 
+
+def after_index(services: Services) -> None:
+    """After each index pass: apply the rulings' takedowns to the log, and count the reviews under the newly
+    anchored checkpoints (the trust profiles read those counts instead of every leaf)."""
+    apply_takedowns(services)
+    if services.tally is not None:
+        services.tally.catch_up(services.indexer.checkpoints())
+
 API_VERSION = "1"
 
 DESCRIPTION = """\
@@ -76,7 +84,7 @@ def create_app(settings: ApiSettings | None = None, *, ledger: Ledger | None = N
             if start_workers:
                 await anyio.to_thread.run_sync(opened.start)
                 worker = IndexWorker(services.indexer, settings.index_interval, log, services.metrics,
-                                     after_sync=lambda: apply_takedowns(services))
+                                     after_sync=lambda: after_index(services))
                 services.index_worker = worker
                 worker.start()
             holder["services"] = services

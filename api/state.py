@@ -15,6 +15,7 @@ from web3.contract import Contract
 from ledger.deploy import contract_at
 from ledger.indexer import Indexer
 from ledger.service import Ledger
+from ledger.tally import ReviewTally
 
 from .config import ApiSettings
 from .idempotency import IdempotencyStore
@@ -148,6 +149,7 @@ class Services:
     log: logging.Logger
     maintenance: bool = False
     access_log: bool = True
+    tally: ReviewTally | None = None
     index_worker: IndexWorker | None = None
     contracts: dict[str, Contract] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -163,4 +165,5 @@ class Services:
         return cls(settings=settings, ledger=ledger, indexer=indexer,
                    idempotency=IdempotencyStore(ledger.db, settings.idempotency_ttl),
                    limiter=RateLimiter(settings.write_rate, settings.write_burst), metrics=metrics, log=log,
-                   maintenance=settings.maintenance, access_log=access_log, contracts=contracts)
+                   maintenance=settings.maintenance, access_log=access_log, contracts=contracts,
+                   tally=ReviewTally(ledger.db, ledger.reviews))

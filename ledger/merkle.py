@@ -36,6 +36,7 @@ from ledger.errors import InvalidInput, InvalidProof, RootMismatch
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "CompactRange",
     "MerkleTree",
     "consistency_proof_from_leaf_hashes",
     "inclusion_proof_from_leaf_hashes",
@@ -367,6 +368,63 @@ def verify_consistency(
 # --------------------------------------------------------------------------------------------------------
 # In-memory append-only tree
 # --------------------------------------------------------------------------------------------------------
+
+
+class CompactRange:
+    """The first ``size`` leaves of a tree as the roots of its perfect subtrees, one per set bit of ``size``
+    (largest first): at most 64 hashes, from which :meth:`root` is MTH of those leaves, and to which
+    :meth:`append` adds a leaf in O(1) amortised. What an auditor or a tally keeps to follow a log without
+    holding it (Trillian's "compact range" over ``[0, size)``).
+    """
+
+    __slots__ = ("_nodes", "_size")
+
+    def __init__(self, size: int = 0, nodes: Sequence[bytes] = ()) -> None:
+        size = _require_count(size, "size")
+        hashes = _require_hashes(nodes, "nodes")
+        if len(hashes) != size.bit_count():
+            raise InvalidInput(f"a compact range of {size} leaves has {size.bit_count()} nodes, found {len(hashes)}")
+        self._size = size
+        self._nodes = hashes
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def nodes(self) -> tuple[bytes, ...]:
+        """The perfect subtrees' roots, largest (leftmost) first."""
+        return tuple(self._nodes)
+
+    def append(self, leaf_hash: bytes) -> None:
+        """Add one leaf (by its RFC 6962 leaf hash)."""
+        node = _require_hash(leaf_hash, "leaf_hash")
+        size = self._size
+        while size & 1:
+            node = _node(self._nodes.pop(), node)
+            size >>= 1
+        self._nodes.append(node)
+        self._size += 1
+
+    def root(self) -> bytes:
+        """MTH of the leaves appended so far (``EMPTY_ROOT`` for none)."""
+        if not self._nodes:
+            return EMPTY_ROOT
+        node = self._nodes[-1]
+        for left in reversed(self._nodes[:-1]):
+            node = _node(left, node)
+        return node
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self._nodes)
+
+    @classmethod
+    def from_bytes(cls, size: int, data: bytes) -> CompactRange:
+        """The range of ``size`` leaves whose nodes :meth:`to_bytes` gave as ``data``."""
+        raw = bytes(data)
+        if len(raw) % HASH_SIZE:
+            raise InvalidInput(f"compact range bytes must be a multiple of {HASH_SIZE}, found {len(raw)}")
+        return cls(size, [raw[i : i + HASH_SIZE] for i in range(0, len(raw), HASH_SIZE)])
 
 
 class MerkleTree:

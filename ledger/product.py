@@ -37,6 +37,7 @@ from .eip712 import Certificate
 from .errors import InvalidInput
 from .indexer import CertificateRecord, CertificateStatus, DisputeRecord, HistoryEntry, Indexer, IndexView
 from .reviews import parse_review_leaf
+from .tally import ReviewTally
 from .trust import (
     IndexedLeafStore,
     Leaves,
@@ -285,7 +286,8 @@ class ProductRecord:
 
 def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of: int | None = None,
                    source: Source = Source.INDEX, w3: Web3 | None = None, purchased_at: int | None = None,
-                   profiles: Mapping[str, TrustProfile] | None = None) -> ProductRecord:
+                   profiles: Mapping[str, TrustProfile] | None = None, tally: ReviewTally | None = None,
+                   ) -> ProductRecord:
     """The record of product ``product_id`` (32 bytes) as of unix time ``as_of``.
 
     ``indexer`` must have synced past ``as_of``. ``leaves``: the review log's entries from index 0 on, as
@@ -298,7 +300,9 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
     clock only while no block is indexed), in chain mode the latest block's time (pass it when the two must
     agree). ``purchased_at``: also judge each certificate at that time.
     ``source=Source.CHAIN`` needs ``w3``. ``profiles``: trust profiles already computed (a cache keyed by
-    checksummed merchant address); a merchant missing from it gets one computed as of ``as_of``.
+    checksummed merchant address); a merchant missing from it gets one computed as of ``as_of``. ``tally``: the
+    store's :class:`~ledger.tally.ReviewTally`, which the profiles count the merchants' reviews from where it
+    verified the checkpoint (index mode only; :func:`~ledger.trust.trust_profile`).
     """
     pid = bytes(product_id)
     if len(pid) != 32:
@@ -328,9 +332,13 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
     # its leaves), and its certificates' and disputes' merchants' trust data, each unless memoized there already
     view = indexer.view(product=pid, review_leaves=mine)
     data = view.product(pid, mine)
-    if store is not None:  # the product's leaves and its merchants' in one read of the store
+    if chain is not None:
+        tally = None  # source=chain re-checks every leaf against the checkpoints read from the contract
+    if store is not None and tally is None:  # the product's leaves and its merchants' in one read of the store
         named = sorted({c.merchant for c in data.certificates} | {d.merchant for d in data.disputes if d.kind == 0})
         store.prefetch([*mine, *(i for m in named for i in store.leaf_indices(merchant=m))])
+    elif store is not None:
+        store.prefetch(mine)
     if as_of is None:
         if chain is not None:
             as_of = int(chain.w3.eth.get_block("latest")["timestamp"])
@@ -342,7 +350,8 @@ def product_record(product_id: bytes, *, indexer: Indexer, leaves: Leaves, as_of
     merchants = sorted({*(checksum_address(c.certificate.merchant) for c in certificates),
                         *(d.merchant for d in disputes if d.kind == "purchase"), *counted_merchants})
     cache = profiles or {}
-    trust = tuple(cache.get(m) or trust_profile(m, indexer=view, leaves=leaves, as_of=as_of) for m in merchants)
+    trust = tuple(cache.get(m) or trust_profile(m, indexer=view, leaves=leaves, as_of=as_of, tally=tally)
+                  for m in merchants)
     return ProductRecord(product_id=pid, chain_id=indexer.manifest.chain_id, as_of=as_of, purchased_at=purchased_at,
                          certificates=certificates, reviews=reviews.result, disputes=disputes, merchants=trust,
                          source=source)

@@ -1231,26 +1231,41 @@ class ReviewLogService:
             ).scalars().all()
         return [bytes(b) for b in rows]
 
-    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]:
-        """Indexes of the committed leaves of ``product`` (32 bytes) and/or ``merchant`` (an address), in log
-        order, read through the ``log_leaves`` indexes on ``product_id`` and ``merchant``.
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None,
+                     start: int = 0) -> list[int]:
+        """Indexes from ``start`` on of the committed leaves of ``product`` (32 bytes) and/or ``merchant`` (an
+        address), in log order, read through the ``log_leaves`` indexes on ``product_id`` and ``merchant``.
 
         What the stored columns say, not a verification: a caller that must trust the leaves checks each one's
         bytes by an inclusion proof against an anchored checkpoint (:mod:`ledger.product`, :mod:`ledger.trust`).
         Requires at least one filter (InvalidInput otherwise); both given: leaves matching both.
         """
         conditions = [log_leaves.c.leaf_index < self._committed]
+        if _check_index(start, "start"):
+            conditions.append(log_leaves.c.leaf_index >= start)
         if product is not None:
             conditions.append(log_leaves.c.product_id == _hash32(product, "product"))
         if merchant is not None:
             conditions.append(log_leaves.c.merchant == _address_bytes(merchant, "merchant"))
-        if len(conditions) == 1:
+        if product is None and merchant is None:
             raise InvalidInput("leaf_indices needs a product or a merchant")
         with self._db.read() as conn:
             rows = conn.execute(
                 sa.select(log_leaves.c.leaf_index).where(*conditions).order_by(log_leaves.c.leaf_index)
             ).scalars().all()
         return [int(i) for i in rows]
+
+    def leaf_rows(self, start: int, end: int) -> list[tuple[int, bytes, bytes, bytes]]:
+        """``(index, leaf bytes, merchant column (20 bytes), purchase column (32 bytes))`` of leaves
+        ``[start, end)``: what :class:`ledger.tally.ReviewTally` reads to check that the stored columns say what
+        the bytes say. Requires ``0 <= start <= end <= self.size``."""
+        start, end = self._range(start, end)
+        c = log_leaves.c
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(c.leaf_index, c.leaf, c.merchant, c.purchase)
+                .where(c.leaf_index >= start, c.leaf_index < end).order_by(c.leaf_index)).all()
+        return [(int(i), bytes(leaf), bytes(m), bytes(p)) for i, leaf, m, p in rows]
 
     def leaves_at(self, indices: Sequence[int]) -> list[bytes]:
         """The canonical leaf bytes at each of ``indices``, in the order given, in one query per 500

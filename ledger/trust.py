@@ -47,6 +47,7 @@ from .indexer import (
 )
 from .merkle import MerkleTree
 from .reviews import ReviewLeaf, parse_review_leaf
+from .tally import ReviewTally
 from .verify import LeafStore, Reason, ReasonCode
 
 __all__ = [
@@ -139,7 +140,8 @@ class IndexedLeafStore(LeafStore, Protocol):
     (:class:`~ledger.reviewlog.ReviewLogService`): the indexed, proof-checked path of :func:`trust_profile` and
     :func:`ledger.product.product_record` reads only those leaves and checks each by its inclusion proof."""
 
-    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]: ...
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None,
+                     start: int = 0) -> list[int]: ...
 
     def leaves_at(self, indices: Sequence[int]) -> list[bytes]: ...
 
@@ -161,7 +163,7 @@ class ReadOnce:
 
     def __init__(self, store: IndexedLeafStore) -> None:
         self._store = store
-        self._indices: dict[tuple[bytes | None, str | None], list[int]] = {}
+        self._indices: dict[tuple[bytes | None, str | None, int], list[int]] = {}
         self._bytes: dict[int, bytes] = {}
         leaves_of = getattr(store, "leaves_of", None)
         self._leaves_of: Callable[..., list[tuple[int, bytes]]] | None = leaves_of if callable(leaves_of) else None
@@ -170,15 +172,16 @@ class ReadOnce:
     def size(self) -> int:
         return self._store.size
 
-    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]:
-        key = (None if product is None else bytes(product), None if merchant is None else merchant.lower())
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None,
+                     start: int = 0) -> list[int]:
+        key = (None if product is None else bytes(product), None if merchant is None else merchant.lower(), start)
         if key not in self._indices:
-            if self._leaves_of is not None:
+            if self._leaves_of is not None and start == 0:
                 found = self._leaves_of(product=product, merchant=merchant)
                 self._bytes.update((int(i), bytes(b)) for i, b in found)
                 self._indices[key] = [int(i) for i, _ in found]
             else:
-                self._indices[key] = self._store.leaf_indices(product=product, merchant=merchant)
+                self._indices[key] = self._store.leaf_indices(product=product, merchant=merchant, start=start)
         return self._indices[key]
 
     def prefetch(self, indices: Sequence[int]) -> None:
@@ -262,6 +265,21 @@ def clear_leaf_caches() -> None:
     _PROVED.clear()
 
 
+def _verified_checkpoint(checkpoints: Sequence[C], size: int) -> C | None:
+    """The checkpoint a store of ``size`` leaves is proved against: the largest anchored one it holds."""
+    return next((c for c in sorted(checkpoints, key=lambda c: (-c.size, c.index)) if c.size <= size), None)
+
+
+def _parsed(raw: bytes) -> ReviewLeaf:
+    """``raw`` parsed by the strict parser, through the parsed-leaf cache (InvalidInput when it rejects it)."""
+    leaf_hash = merkle.leaf_hash(raw)
+    leaf = _PARSED.get_many([leaf_hash])[0]
+    if leaf is None:
+        leaf = parse_review_leaf(raw)
+        _PARSED.put(leaf_hash, leaf)
+    return leaf
+
+
 def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: Sequence[C],
                   ) -> tuple[int, C | None, list[ProvedLeaf]]:
     """Read and check the leaves at ``indices`` (ascending) of ``store``: O(k log n) for k leaves.
@@ -277,7 +295,7 @@ def proved_leaves(store: IndexedLeafStore, indices: Sequence[int], checkpoints: 
     """
     anchored_size = max((c.size for c in checkpoints), default=0)
     size = store.size
-    verified = next((c for c in sorted(checkpoints, key=lambda c: (-c.size, c.index)) if c.size <= size), None)
+    verified = _verified_checkpoint(checkpoints, size)
     verified_size = 0 if verified is None else verified.size
     out: list[ProvedLeaf] = []
     raws = store.leaves_at(indices)
@@ -593,7 +611,8 @@ def canonical_json(value: Any) -> str:
 
 # --- reading the chain's record ---------------------------------------------------------------------------
 
-def trust_profile(merchant: str, *, indexer: Indexer | IndexView, leaves: Leaves, as_of: int) -> TrustProfile:
+def trust_profile(merchant: str, *, indexer: Indexer | IndexView, leaves: Leaves, as_of: int,
+                  tally: ReviewTally | None = None) -> TrustProfile:
     """The trust profile of ``merchant`` as of unix time ``as_of``.
 
     ``indexer`` must have synced past ``as_of`` (events after it are ignored; events it has not indexed
@@ -604,6 +623,11 @@ def trust_profile(merchant: str, *, indexer: Indexer | IndexView, leaves: Leaves
     (the ``ReviewLogService`` itself), of which only the merchant's leaves are read (on every call), each counted
     only when its inclusion proof verifies against the anchored checkpoint (O(k log n); proofs already verified
     against that checkpoint are remembered by leaf hash). For an honest log both give the same profile.
+
+    ``tally`` (store path only): a :class:`~ledger.tally.ReviewTally` over that store. When it verified the
+    checkpoint the profile counts under, the merchant's star counts below it come from the tally (O(1) reads)
+    and only its leaves beyond the checkpoint and its taken-down leaves are read; otherwise leaf by leaf, as
+    without one. The profile is the same either way.
     """
     if not isinstance(as_of, int) or as_of < 0:
         raise InvalidInput(f"as_of must be unix seconds, not {as_of!r}")
@@ -619,7 +643,7 @@ def trust_profile(merchant: str, *, indexer: Indexer | IndexView, leaves: Leaves
     certificates = _certificates(view, data, as_of)
     disputes = _disputes(data, as_of)
     sanctions = _sanctions(data, as_of)
-    reviews = _reviews(view, merchant, leaves, as_of)
+    reviews = _reviews(view, merchant, leaves, as_of, tally)
     inputs = TrustInputs(
         certificates_valid=certificates.valid, certificates_revoked=certificates.revoked,
         certificates_failed=certificates.failed, stars=reviews.stars,
@@ -736,12 +760,12 @@ def _taken_down(view: IndexView, as_of: int) -> set[int]:
     return {int(e.args["leafIndex"]) for e in _until(view.takedown_events(), as_of) if e.event == "ReviewTakenDown"}
 
 
-def _reviews(view: IndexView, merchant: str, leaves: Leaves, as_of: int) -> ReviewCounts:
+def _reviews(view: IndexView, merchant: str, leaves: Leaves, as_of: int, tally: ReviewTally | None) -> ReviewCounts:
     checkpoints = [c for c in view.checkpoints() if c.anchored_at <= as_of]
     store = leaf_store(leaves)
     if store is not None:
         return _proved_reviews(view, merchant, store if isinstance(store, ReadOnce) else ReadOnce(store),
-                               checkpoints, as_of)
+                               checkpoints, as_of, tally)
     assert isinstance(leaves, Sequence)
     anchored_size = max((c.size for c in checkpoints), default=0)
     tree = MerkleTree(hashlib.sha256(b"\x00" + bytes(leaf)).digest() for leaf in leaves)
@@ -786,14 +810,31 @@ def _reviews(view: IndexView, merchant: str, leaves: Leaves, as_of: int) -> Revi
 
 
 def _proved_reviews(view: IndexView, merchant: str, store: IndexedLeafStore, checkpoints: list[CheckpointRecord],
-                    as_of: int) -> ReviewCounts:
+                    as_of: int, tally: ReviewTally | None) -> ReviewCounts:
     """The indexed path: only the merchant's leaves, each proved against the anchored checkpoint. Buckets and
-    their order are the full-sequence path's; a leaf whose bytes the store cannot prove is in rootMismatch."""
-    anchored_size, verified, found = proved_leaves(store, store.leaf_indices(merchant=merchant), checkpoints)
+    their order are the full-sequence path's; a leaf whose bytes the store cannot prove is in rootMismatch.
+
+    With a tally that verified the checkpoint proved against: its counts below that checkpoint, less the
+    merchant's taken-down leaves there (the tally counted every leaf, and no purchase twice), and only the leaves
+    from the checkpoint on read one by one."""
     taken_down = _taken_down(view, as_of)
     lower = merchant.lower()
     stars = [0, 0, 0, 0, 0]
     excluded: Counter[str] = Counter()
+    verified = _verified_checkpoint(checkpoints, store.size)
+    tallied = None if tally is None or verified is None else tally.stars(merchant, verified.size, verified.root)
+    if tallied is None or verified is None:
+        anchored_size, verified, found = proved_leaves(store, store.leaf_indices(merchant=merchant), checkpoints)
+    else:
+        stars = list(tallied)
+        below = sorted(i for i in taken_down if i < verified.size)
+        for index, raw in zip(below, store.leaves_at(below), strict=True):
+            leaf = _parsed(raw)
+            if leaf.merchant == lower:
+                stars[leaf.rating - 1] -= 1
+                excluded["taken_down"] += 1
+        anchored_size, _, found = proved_leaves(store, store.leaf_indices(merchant=merchant, start=verified.size),
+                                                checkpoints)
     purchases: set[bytes] = set()
     exclusions: list[Reason] = []
     for p in found:

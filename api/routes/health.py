@@ -42,6 +42,13 @@ class LogHealth(BaseModel):
     checkpointerError: str | None = None
 
 
+class TallyHealth(BaseModel):
+    size: int = Field(description="leaves counted into the merchants' review tallies (a verified checkpoint's size)")
+    stalledAt: int | None = Field(None, description="the first leaf the tally could not count (profiles then read "
+                                                    "every leaf past it)")
+    stallReason: str | None = None
+
+
 class OutboxHealth(BaseModel):
     open: int
     failed: int
@@ -62,6 +69,7 @@ class Health(BaseModel):
     log: LogHealth
     outbox: OutboxHealth
     relayer: RelayerHealth
+    tally: TallyHealth | None = None
 
 
 def _health(s: Services) -> Health:
@@ -120,13 +128,19 @@ def _health(s: Services) -> Health:
     gauges["outbox_open"].set(box.open)
     gauges["outbox_failed"].set(box.failed)
     gauges["maintenance"].set(1 if s.maintenance else 0)
+    tally = None
+    if s.tally is not None:
+        t = s.tally.state()
+        tally = TallyHealth(size=t.size, stalledAt=t.stalled_at, stallReason=t.stall_reason)
+        if t.stalled_at is not None:
+            problems.append(f"the review tally stopped at leaf {t.stalled_at}: {t.stall_reason}")
     status: Literal["ok", "degraded", "down"] = "ok"
     if problems:
         status = "degraded"
     if not chain.reachable:
         status = "down"
     return Health(status=status, problems=problems, maintenance=s.maintenance, chain=chain, index=index, log=log,
-                  outbox=box, relayer=relayer)
+                  outbox=box, relayer=relayer, tally=tally)
 
 
 @router.get("/v1/health", response_model=Health, summary="Is the service well: chain, index, log, outbox, relayer",

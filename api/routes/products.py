@@ -125,7 +125,7 @@ def get_product(s: ServicesDep, productId: Annotated[Hash32, Path(description="k
     ledger = s.ledger
     record = call_chain(lambda: product_record(
         productId, indexer=s.indexer, leaves=ledger.reviews, as_of=at, purchased_at=purchasedAt, source=source,
-        w3=ledger.w3 if source is Source.CHAIN else None))
+        w3=ledger.w3 if source is Source.CHAIN else None, tally=s.tally))
     return _canonical(record.to_json())
 
 
@@ -139,5 +139,5 @@ def get_trust(s: ServicesDep, address: Annotated[Address, Path(description="the 
                       f"{address} was never admitted as a merchant (as far as the index has read the chain)")
     # default: the time of the last indexed block, as the product record's (the index holds nothing later)
     as_of = at if at is not None else (s.indexer.position().block_time or int(time.time()))
-    profile = trust_profile(address, indexer=s.indexer, leaves=s.ledger.reviews, as_of=as_of)
+    profile = trust_profile(address, indexer=s.indexer, leaves=s.ledger.reviews, as_of=as_of, tally=s.tally)
     return _canonical(profile.to_json())

@@ -425,3 +425,37 @@ api_rationales = Table(
     Column("published_ms", BigInteger, nullable=False),
 )
 """The published text of each ruling's rationale; the chain holds its hash."""
+
+# -- the review tally (ledger/tally.py, docs/trust-profile.md) ----------------------------------------------
+# Per-merchant star counts over the leaves under each anchored checkpoint, added up once, when the tally read
+# the checkpoint's new leaves and found that they reproduce its anchored root.
+
+tally_state = Table(
+    "tally_state",
+    metadata,
+    Column("state_id", SmallInteger, primary_key=True, autoincrement=False, comment="always 1"),
+    Column("tree_size", BigInteger, nullable=False, comment="leaves tallied: the last verified checkpoint's size"),
+    Column("frontier", LargeBinary, nullable=False, comment="compact range of those leaves (merkle.CompactRange)"),
+    Column("stalled_at", BigInteger, nullable=True, comment="first leaf the tally could not count; NULL if none"),
+    Column("stall_reason", Text, nullable=True),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+"""Where the tally stands. An update compares-and-sets ``tree_size``, so two workers cannot both count a range."""
+
+tally_checkpoints = Table(
+    "tally_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+)
+"""The anchored (size, root) pairs whose leaves the tally read and re-hashed to that root."""
+
+tally_merchants = Table(
+    "tally_merchants",
+    metadata,
+    Column("merchant", LargeBinary(20), primary_key=True),
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    *(Column(f"stars_{n}", BigInteger, nullable=False, comment=f"{n}-star leaves of the merchant below tree_size")
+      for n in range(1, 6)),
+)
+"""Cumulative star counts per merchant, one row at each tallied checkpoint size where they changed."""

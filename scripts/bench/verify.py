@@ -61,6 +61,7 @@ from ledger.reviewlog import ReviewLogService
 from ledger.reviews import ReviewLeaf, parse_review_leaf
 from ledger.storage import Database, scratch_schema
 from ledger.storage.schema import log_leaves, log_nodes, log_state
+from ledger.tally import ReviewTally
 from ledger.trust import clear_leaf_caches, leaf_caches, trust_profile
 from ledger.vault import Vault
 from ledger.verify import LeafList, Source, Verdict, verify_certificate, verify_review
@@ -78,6 +79,7 @@ KEYS = {name: keccak(text=f"trustledger-bench-verify:{name}")
         for name in ("admin", "governor", "operator", "issuer", *(f"merchant{i}" for i in range(MERCHANTS)))}
 TARGETS = {"product_record": 10.0, "product_record_cached": 10.0, "product_record_store_cold": 10.0,
            "product_record_store_moved": 10.0, "product_record_store": 10.0,
+           "product_record_tally_cold": 10.0, "product_record_tally_moved": 10.0,
            "bundle_certificate_offline": 5.0, "bundle_review_offline": 5.0}
 """p50 targets in milliseconds (issue #5): product record from the index, bundle verification offline."""
 
@@ -212,8 +214,9 @@ class OneReadStore:
             return [(int(i), bytes(b)) for i, b in conn.execute(
                 sa.select(c.leaf_index, c.leaf).where(*conditions).order_by(c.leaf_index))]
 
-    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None) -> list[int]:
-        return self.service.leaf_indices(product=product, merchant=merchant)
+    def leaf_indices(self, *, product: bytes | None = None, merchant: str | None = None,
+                     start: int = 0) -> list[int]:
+        return self.service.leaf_indices(product=product, merchant=merchant, start=start)
 
     def leaves_at(self, indices: list[int]) -> list[bytes]:
         return self.service.leaves_at(indices)
@@ -303,6 +306,26 @@ def measure(chain: Any, world: World, db: Database, samples: int, bundles: dict[
         service.leaves_at(sorted({*mine, *service.leaf_indices(merchant=sellers[p])}))
 
     out["store_reads"] = timed(products, store_reads)
+    # the service's way: merchants' star counts per verified checkpoint, counted once (ledger/tally.py)
+    tally = ReviewTally(db, service)
+    started = time.perf_counter()
+    state = tally.catch_up(ix.checkpoints())
+    took = (time.perf_counter() - started) * 1000
+    assert (state.size, state.stalled_at) == (world.checkpoints[-1], None), state
+    out["tally_catch_up"] = {"n": 1, "p50_ms": took, "p99_ms": took, "leaves": state.size}
+    log(f"  tally: {state.size:,} leaves counted in {took:.0f} ms")
+    move(None)
+    assert product_record(products[0], indexer=ix, leaves=service, as_of=as_of, tally=tally).to_json() == moved_from
+    for m in merchants:
+        assert trust_profile(m, indexer=ix, leaves=service, as_of=as_of, tally=tally) == \
+            trust_profile(m, indexer=ix, leaves=service, as_of=as_of)
+    out["product_record_tally_cold"] = timed(products, lambda p: product_record(
+        p, indexer=fresh["ix"], leaves=service, as_of=as_of, tally=tally), before=forget)
+    out["product_record_tally_moved"] = timed(products, lambda p: product_record(
+        p, indexer=ix, leaves=service, as_of=as_of, tally=tally), before=move)
+    log(f"  product_record (store + tally, index moved): {out['product_record_tally_moved']}")
+    out["trust_profile_tally_moved"] = timed(merchants * 3, lambda m: trust_profile(
+        m, indexer=ix, leaves=service, as_of=as_of, tally=tally), before=move)
     one_read = OneReadStore(service, db)
     assert product_record(products[0], indexer=ix, leaves=one_read, as_of=as_of).to_json() == moved_from
     out["product_record_store_one_read"] = timed(products, lambda p: product_record(
@@ -350,6 +373,14 @@ LABELS = {
                              "the index unmoved since the last call"),
     "store_reads": ("of which the store's reads: `ReviewLogService.leaf_indices` of the product and of its "
                     "merchant, `leaves_at` of both (what each store row asks it, alone)"),
+    "tally_catch_up": ("the tally (`ReviewTally.catch_up`): every anchored leaf parsed, checked against its "
+                       "columns, re-hashed to each checkpoint's root and counted per merchant, once (one call)"),
+    "product_record_tally_cold": ("product record, index; the operator's store and its tally (the service's "
+                                  "way); nothing remembered (fresh indexer, no parsed or proved leaf)"),
+    "product_record_tally_moved": ("product record, index; the operator's store and its tally (the service's "
+                                   "way); the index moved by a block before each call"),
+    "trust_profile_tally_moved": ("trust_profile, the operator's store and its tally, the index moved by a block "
+                                  "before each call"),
     "product_record_store_one_read": ("what-if, not the service today: as `moved`, with a store that answers "
                                       "which leaves are whose *with their bytes* in one query (`leaves_of`, an "
                                       "adapter over `log_leaves` here)"),

@@ -103,7 +103,11 @@ class Api:
         self.index()
 
     def index(self) -> None:
+        """Index, and count the newly anchored reviews into the tally, as the service's index worker does
+        (its takedown pass is left to the tests that check it)."""
         self.services.indexer.sync()
+        assert self.services.tally is not None
+        self.services.tally.catch_up(self.services.indexer.checkpoints())
 
 
 def api_settings(world: World, tmp_path: Path, **overrides: Any) -> ApiSettings:

@@ -66,7 +66,9 @@ async def test_product_record_is_the_librarys_record(api: Api) -> None:
     assert r.headers["content-type"] == "application/json"
     want = product_record(PRODUCT, indexer=api.services.indexer, leaves=api.ledger.reviews, as_of=at,
                           purchased_at=purchased)
-    assert r.content == want.to_json().encode()
+    assert r.content == want.to_json().encode()  # leaf by leaf: equal to the service's answer from its tally
+    h = (await api.client.get("/v1/health")).json()
+    assert h["tally"] == {"size": 5, "stalledAt": None, "stallReason": None}
 
     doc = r.json()
     assert doc["productId"] == hx(PRODUCT) and doc["asOf"] == at and doc["source"] == "index"

@@ -19,6 +19,7 @@ from ledger.errors import InvalidInput, InvalidProof, LedgerError, RootMismatch,
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
+    CompactRange,
     MerkleTree,
     consistency_proof_from_leaf_hashes,
     inclusion_proof_from_leaf_hashes,
@@ -806,3 +807,34 @@ def test_truncate_preconditions() -> None:
     with pytest.raises(InvalidInput, match="size must be >= 0, found -1"):
         tree.truncate(-1)
     assert tree.size == 3
+
+
+# ---------------------------------------------------------------------------------------------- compact range
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=70), st.data())
+def test_compact_range_root_is_the_tree_root_at_every_size(hashes: list[bytes], data: st.DataObject) -> None:
+    r = CompactRange()
+    assert r.root() == EMPTY_ROOT
+    for n, h in enumerate(hashes, start=1):
+        r.append(h)
+        assert (r.size, len(r.nodes)) == (n, n.bit_count())
+        assert r.root() == root_from_leaf_hashes(hashes[:n])
+    copy = CompactRange.from_bytes(r.size, r.to_bytes())
+    more = data.draw(st.lists(st.binary(min_size=32, max_size=32), max_size=10))
+    for h in more:
+        copy.append(h)
+    assert copy.root() == root_from_leaf_hashes(hashes + more)
+
+
+@pytest.mark.parametrize("size, nodes", [(-1, []), (1, []), (2, [b"\x00" * 32] * 2), (0, [b"\x00" * 31])])
+def test_compact_range_refuses_nodes_that_do_not_fit_its_size(size: int, nodes: list[bytes]) -> None:
+    with pytest.raises(InvalidInput):
+        CompactRange(size, nodes)
+
+
+def test_compact_range_refuses_bad_bytes_and_leaf_hashes() -> None:
+    with pytest.raises(InvalidInput):
+        CompactRange.from_bytes(1, b"\x00" * 33)
+    with pytest.raises(InvalidInput):
+        CompactRange().append(b"short")
