@@ -13,7 +13,7 @@ up: deps ## the embedded default: local chain (state kept on disk), contracts de
 	$(PY) -m api.serve
 
 test: deps ## everything: lint and types, artifacts and vectors reproduced, all suites on py-evm, chain suites on Hardhat
-	$(VENV)/bin/ruff check ledger api tests scripts
+	$(VENV)/bin/ruff check ledger api cli tests scripts
 	$(VENV)/bin/mypy
 	$(PY) -m ledger.compile --check
 	$(PY) scripts/gen_merkle_vectors.py --check
@@ -59,7 +59,7 @@ bench-api: deps ## the HTTP API under load (uvicorn + Anvil + a separate load pr
 	$(PY) scripts/bench/api.py
 
 lint: deps
-	$(VENV)/bin/ruff check ledger api tests scripts
+	$(VENV)/bin/ruff check ledger api cli tests scripts
 	$(VENV)/bin/mypy
 
 reset: ## forget the local chain's state and deployment
