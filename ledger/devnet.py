@@ -45,7 +45,13 @@ class DevnetError(LedgerError):
 
 
 def _anvil_binary() -> Path:
-    path = REPO / "hardhat-local" / "node_modules" / ".bin" / "anvil"
+    """The platform's Anvil binary inside ``@foundry-rs/anvil``, else npm's wrapper script, which spawns it as a
+    child: stopping the wrapper returns before that child has written its state file, so the binary is preferred."""
+    modules = REPO / "hardhat-local" / "node_modules"
+    for binary in sorted(modules.glob("@foundry-rs/anvil-*/bin/anvil")):
+        if os.access(binary, os.X_OK):
+            return binary
+    path = modules / ".bin" / "anvil"
     if not path.exists():
         raise DevnetError(f"Anvil not found at {path}: run `make deps` (npm ci in hardhat-local/)")
     return path
@@ -96,6 +102,25 @@ def stop_anvil(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+    wait_group_exit(proc.pid)
+
+
+def wait_group_exit(pgid: int, timeout: float = 15) -> None:
+    """Wait until no process of group ``pgid`` is left (a child still writing its state, say); SIGKILL the
+    group after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() > deadline:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + timeout
+        time.sleep(0.02)
 
 
 def identities(home: Path) -> dict[str, str]:

@@ -25,7 +25,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from ledger.devnet import _port_free, start_anvil
+from ledger.devnet import _port_free, start_anvil, wait_group_exit
 from ledger.sender import FAULT_ENV, ChainUnavailable, OutboxStatus, TxSender
 from ledger.storage import Database
 from ledger.storage.schema import outbox_attempts
@@ -66,6 +66,7 @@ class Node:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+        wait_group_exit(self.proc.pid)  # every process of its group gone: the state file is written
         self.proc = None
 
     def rpc(self, method: str, *params: Any) -> Any:
