@@ -496,8 +496,11 @@ def _hex_member(
     return bytes.fromhex(value[2:])
 
 
+_LOWER_HEX = re.compile(r"[0-9a-f]*")
+
+
 def _is_lower_hex(digits: str) -> bool:
-    return all(c in "0123456789abcdef" for c in digits)
+    return _LOWER_HEX.fullmatch(digits) is not None
 
 
 def _describe_hex(value: str, size: int) -> str:
