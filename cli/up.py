@@ -12,20 +12,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 from rich.table import Table
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
-from ledger.devnet import DEFAULT_HOME, REPO, DevnetError, start_anvil, stop_anvil
+from ledger.devnet import DEFAULT_HOME, REPO, start_anvil, stop_anvil
 
-from ._common import EXIT_UNUSABLE, CliError, console, fail, friendly_errors
+from ._common import CliError, console, fail, friendly_errors
 
 if TYPE_CHECKING:
     from api import serve
@@ -94,20 +95,31 @@ class Engine(StrEnum):
     hardhat = "hardhat"
 
 
-def _wait_for_interrupt(proc: subprocess.Popen[bytes]) -> None:
-    """Block until Ctrl-C or SIGTERM; raise CliError when the node exits by itself."""
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+class _Interrupts:
+    """Ctrl-C and SIGTERM as a flag instead of an exception while a node runs: a KeyboardInterrupt raised
+    while the node is starting (or while printing) would skip stopping it, and leave it running."""
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        while proc.poll() is None:
-            time.sleep(0.2)
-        raise CliError(f"the chain exited by itself with code {proc.returncode}")
-    except KeyboardInterrupt:
-        return
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> Self:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.event.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def wait(self, proc: subprocess.Popen[bytes]) -> None:
+        """Block until interrupted; raise CliError when the node exits by itself."""
+        while not self.event.wait(0.2):
+            if proc.poll() is not None:
+                raise CliError(f"the chain exited by itself with code {proc.returncode}")
 
 
 def _start_hardhat(home: Path, port: int) -> tuple[subprocess.Popen[bytes], Web3]:
@@ -160,23 +172,20 @@ def chain(engine: Annotated[Engine, typer.Option(help="anvil keeps its state on 
     Anvil keeps its state in --home (--state, written every second and on Ctrl-C), so the chain survives a
     restart. Hardhat 2 has no such option: its chain starts empty every time.
     """
-    with friendly_errors():
-        try:
-            if engine is Engine.anvil:
-                proc, w3 = start_anvil(home, port)
-                note = f"state in {home / 'anvil-state.json'} (kept across restarts; a kill loses at most 1 s)"
-            else:
-                proc, w3 = _start_hardhat(home, port)
-                note = "Hardhat keeps no state: this chain starts empty and is gone when it stops"
-        except DevnetError as exc:
-            fail(str(exc), EXIT_UNUSABLE)
+    with friendly_errors(), _Interrupts() as interrupts:
+        if engine is Engine.anvil:
+            proc, w3 = start_anvil(home, port)
+            note = f"state in {home / 'anvil-state.json'} (kept across restarts; a kill loses at most 1 s)"
+        else:
+            proc, w3 = _start_hardhat(home, port)
+            note = "Hardhat keeps no state: this chain starts empty and is gone when it stops"
         try:
             console.print(f"[bold]{engine.value}[/] chain {w3.eth.chain_id} at http://127.0.0.1:{port}, block "
                           f"{w3.eth.block_number}")
             console.print(note)
             console.print("Ctrl-C stops it.")
             console.file.flush()
-            _wait_for_interrupt(proc)
+            interrupts.wait(proc)
         finally:
             if engine is Engine.hardhat:
                 _stop_hardhat(proc)
