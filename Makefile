@@ -18,7 +18,7 @@ NODE_SUITES := $(addprefix tests/chain/,test_smoke.py test_sender.py test_indexe
 .PHONY: up test deps compile test-fast test-hardhat test-node fuzz-api bench-gas bench-reviews bench-checkpoints bench-api lint clean reset
 
 up: deps ## the embedded default: local chain (state kept on disk), contracts deployed on first start, the API on :8000
-	$(PY) -m api.serve
+	$(PY) -m cli.main up
 
 test: deps ## everything: lint and types, artifacts and vectors reproduced, all suites on py-evm, the node suites on Hardhat
 	$(VENV)/bin/ruff check ledger api cli tests scripts
