@@ -9,7 +9,6 @@ taken, the chain or the service unreachable, a manifest that does not match the 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -24,7 +23,7 @@ from ledger.errors import LedgerError
 from ledger.manifest import InvalidManifest, Manifest, ManifestMismatch, verify_against_chain
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNUSABLE", "CliError", "connect", "console", "err_console", "fail",
-           "friendly_errors", "load_manifest", "short_hex"]
+           "friendly_errors", "load_manifest", "read_json_file", "short_hex", "write_file"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -115,10 +114,6 @@ def write_file(path: Path, data: bytes) -> None:
         path.write_bytes(data)
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, indent=2)
 
 
 def short_hex(value: bytes | str, keep: int = 10) -> str:
