@@ -219,14 +219,15 @@ class Relay:
                         "nonce": str(req.nonce), "deadline": req.deadline, "data": hex_of(req.data)},
         }
 
-    def _message(self, req: ForwardRequestIn) -> Any:
+    def message(self, req: ForwardRequestIn) -> Any:
+        """The EIP-712 signable message of ``req`` under this deployment's forwarder domain."""
         return encode_typed_data(domain_data=self.domain, message_types={"ForwardRequest": FORWARD_REQUEST_FIELDS},
                                  message_data={"from": req.from_, "to": req.to, "value": req.value, "gas": req.gas,
                                                "nonce": req.nonce, "deadline": req.deadline, "data": req.data})
 
     def signer(self, req: ForwardRequestIn, signature: bytes) -> str:
         try:
-            return str(Account.recover_message(self._message(req), signature=signature))
+            return str(Account.recover_message(self.message(req), signature=signature))
         except Exception:  # noqa: BLE001 - a malformed or non-canonical signature recovers nobody
             raise Problem(401, "signature-invalid", "Invalid signature",
                           "the signature does not recover to any key (malformed or non-canonical)") from None
@@ -407,7 +408,7 @@ class Relay:
         deadline = int(w3.eth.get_block("latest")["timestamp"]) + p.ttl
         req = ForwardRequestIn.model_validate({"from": p.from_, "to": contract.address, "value": 0, "gas": p.gas,
                                                "nonce": nonce, "deadline": deadline, "data": data})
-        m = self._message(req)
+        m = self.message(req)
         typed = self.typed_data(req)
         return PreparedRequest(request=typed["message"], typedData=typed,
                                digest=hex_of(keccak(b"\x19" + m.version + m.header + m.body)))

@@ -108,13 +108,16 @@ def check_port(port: int) -> None:
 
 
 def dev_secrets(home: Path) -> dict[str, str]:
-    """The local run's content key, pseudonym key and API token: generated once into ``home`` (mode 0600)."""
+    """The local run's content, pseudonym and custody keys and API token: generated once into ``home`` (mode
+    0600); a secret added since (the custody key) is generated into an existing file."""
     path = home / "dev-secrets.json"
-    if path.exists():
-        values: dict[str, str] = json.loads(path.read_text())
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {"content_key": lambda: "0x" + secrets.token_hex(32), "pseudonym_key": lambda: "0x" + secrets.token_hex(32),
+              "custody_key": lambda: "0x" + secrets.token_hex(32), "api_token": lambda: secrets.token_urlsafe(32)}
+    missing = [name for name in wanted if name not in values]
+    if not missing:
         return values
-    values = {"content_key": "0x" + secrets.token_hex(32), "pseudonym_key": "0x" + secrets.token_hex(32),
-              "api_token": secrets.token_urlsafe(32)}
+    values.update({name: wanted[name]() for name in missing})
     path.write_text(json.dumps(values, indent=2) + "\n")
     os.chmod(path, 0o600)
     return values
@@ -133,7 +136,7 @@ def start_local(home: Path, port: int, chain_port: int) -> Stack:
             rpc_url=rpc_url, manifest_path=home / "deployment.json",
             database_url=f"sqlite:///{home}/trustledger.db", operator_key=keys["operator"],
             relayer_key=keys["relayer"], order_signer_key=keys["order_signer"], content_key=dev["content_key"],
-            pseudonym_key=dev["pseudonym_key"], api_token=dev["api_token"])
+            pseudonym_key=dev["pseudonym_key"], custody_key=dev["custody_key"], api_token=dev["api_token"])
     except BaseException:
         stop_anvil(proc)
         raise

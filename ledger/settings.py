@@ -208,6 +208,9 @@ class Settings(BaseSettings):
 
     content_key: SecretStr | None = Field(None, description="32 bytes hex: encryption of personal data at rest")
     pseudonym_key: SecretStr | None = Field(None, description="32 bytes hex: keyed hash of reviewer ids")
+    custody_key: SecretStr | None = Field(None, description=(
+        "32 bytes hex: derives the per-order buyer keys the service holds for consumers without a wallet "
+        "(api/routes/custody.py); unset: no custody"))
 
     _accounts: dict[str, LocalAccount] = PrivateAttr(default_factory=dict)
 
@@ -255,7 +258,7 @@ class Settings(BaseSettings):
             raise ValueError("is not a valid secp256k1 private key")
         return SecretStr(key)
 
-    @field_validator("content_key", "pseudonym_key")
+    @field_validator("content_key", "pseudonym_key", "custody_key")
     @classmethod
     def _check_symmetric_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:

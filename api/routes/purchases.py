@@ -15,6 +15,7 @@ from ledger.settings import KeyNotConfigured
 
 from ..deps import ServicesDep, TokenDep, write_gate
 from ..problems import Problem
+from ..state import Services
 from ..types import hex_of
 from .reviews import AttestationIn
 
@@ -32,6 +33,12 @@ class AttestationOut(BaseModel):
 @router.post("", response_model=AttestationOut, status_code=201, dependencies=[TokenDep, Depends(write_gate)],
              summary="Attest a completed order (the platform's order system; operator token)")
 def attest(body: AttestationIn, s: ServicesDep) -> AttestationOut:
+    att = PurchaseAttestation(body.orderCommitment, body.merchant, body.productId, body.buyer, body.purchasedAt)
+    return attest_order(s, att, body)
+
+
+def attest_order(s: Services, att: PurchaseAttestation, body: AttestationIn) -> AttestationOut:
+    """Sign ``att`` with the order signer's key, after checking it is the one the governance contract names."""
     try:
         signer = s.settings.load_key("order_signer")
     except KeyNotConfigured:
@@ -45,7 +52,6 @@ def attest(body: AttestationIn, s: ServicesDep) -> AttestationOut:
         raise Problem(503, "order-signer-mismatch", "Order signer mismatch",
                       "this service's order signer key is not the one the governance contract names; "
                       "its attestations would be refused")
-    att = PurchaseAttestation(body.orderCommitment, body.merchant, body.productId, body.buyer, body.purchasedAt)
     governance = s.ledger.manifest.address("TrustGovernance")
     chain_id = s.ledger.manifest.chain_id
     signature = sign_purchase_attestation(signer.key, att, chain_id=chain_id, governance=governance)
