@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 import pytest
-from eth_utils import function_abi_to_4byte_selector
+from eth_utils.abi import function_abi_to_4byte_selector
 
 from .vectors import REPO, RUN_CASES_JS, VERIFY_JS, all_cases, mismatches
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.abi import encode
+from eth_utils.abi import function_signature_to_4byte_selector
 
 from ledger.errors import LedgerError
 from ledger.merkle import leaf_hash, root_from_inclusion_proof

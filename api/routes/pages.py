@@ -1,0 +1,517 @@
+"""The consumer page, ``GET /p/{productId}``: a product's record for people, and a check they can run themselves.
+
+What a shopper sees (docs/consumer-page.md): every certificate of the product with its status and its issuer's
+accreditation when it was issued, the review summary and each review with its inclusion status, the disputes
+and their outcomes, each merchant's trust profile beside its inputs, and "verify it yourself": the chain, the
+contract addresses, the checkpoint the reviews were proved against, proof bundles to download, and a QR code of
+the page's own address.
+
+Why server-rendered: the page must read without JavaScript and on any phone, so everything the service states is
+HTML built here from the same library calls the JSON routes make (``product_record`` in index mode, as
+``GET /v1/products/{id}``; the review log for the product's leaves, as ``GET /v1/reviews/{i}``). The small
+script (api/static/page.js, verify.js) only adds what the service cannot vouch for itself: it fetches each
+review's leaf and inclusion proof from the JSON API, hashes them with its own SHA-256 (WebCrypto is absent on
+plain HTTP), recomputes the RFC 6962 root and asks the ReviewLog contract over JSON-RPC, at a URL the visitor can
+change, whether that root is the checkpoint's.
+
+Errors are pages too, for people: a malformed id is a 422 page, a product the ledger knows nothing about a 404
+page, a library error its problem's status with its title. The routes return HTML (or static files), so they are
+left out of the OpenAPI document; their inputs are tested in tests/browser/test_page_http.py.
+
+The static assets are served here (``/static/{name}``, a fixed list) rather than by a mount in ``api/app.py``, so
+this module is the whole page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
+
+from ledger.errors import LedgerError
+from ledger.indexer import CheckpointRecord
+from ledger.product import product_record
+
+from ..deps import ServicesDep
+from ..problems import Problem, problem_for
+from ..state import Services
+
+ORDER = 90
+router = APIRouter(tags=["pages"])
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_TYPES = {"verify.js": "text/javascript; charset=utf-8", "page.js": "text/javascript; charset=utf-8",
+                "page.css": "text/css; charset=utf-8"}
+MAX_REVIEWS_SHOWN = 50
+"""Reviews listed (the newest) and checked in the browser; the summary counts all of them."""
+UINT40_MAX = 2**40 - 1
+DEFAULT_RPC = "http://127.0.0.1:8545"
+PRODUCT_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+CERTIFICATE_KINDS = {0: "certificate", 1: "spot check (passed)", 2: "spot check (failed)"}
+STATUS_TONE = {"valid": "ok", "revoked": "bad", "failed": "bad", "compromised": "bad", "expired": "warn",
+               "superseded": "warn"}
+TERM_NAMES = {"certificates": "Certificates", "reviews": "Reviews", "disputeResponse": "Dispute response",
+              "disputeOutcome": "Dispute outcome", "remedies": "Remedies"}
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' http: "
+       "https:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+
+
+def _asset_version(name: str) -> str:
+    """A short hash of the asset, appended to its URL so a browser never runs a stale script with a new page."""
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+ASSET_VERSIONS = {name: _asset_version(name) for name in STATIC_TYPES}
+
+
+def e(value: object) -> str:
+    """HTML-escaped text of ``value`` (every value from the ledger goes through here)."""
+    return html.escape(str(value), quote=True)
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+
+def when(ts: float | None) -> str:
+    """A unix time as a ``<time>`` element in UTC (the ledger's times are block times: one zone for everyone)."""
+    if ts is None:
+        return "—"
+    dt = datetime.fromtimestamp(float(ts), UTC)
+    return f'<time datetime="{dt.isoformat()}">{dt.strftime("%Y-%m-%d %H:%M UTC")}</time>'
+
+
+def code(value: object, *, short: bool = False) -> str:
+    """A hex value in ``<code>``; ``short`` shows its start and keeps the whole value in the title."""
+    text = str(value)
+    if short and len(text) > 14:
+        return f'<code title="{e(text)}">{e(text[:10])}…{e(text[-4:])}</code>'
+    return f"<code>{e(text)}</code>"
+
+
+def fraction(text: str | None) -> str:
+    """``"numerator/denominator"`` (the ledger's exact numbers) as a decimal, with the exact value beside it."""
+    if text is None:
+        return "—"
+    value = Fraction(text)
+    return f'{float(value):.2f} <span class="exact">({e(text)})</span>'
+
+
+def status_badge(status: str) -> str:
+    """A status in words with a tone class: the colour repeats the word, never replaces it."""
+    return f'<span class="status status-{STATUS_TONE.get(status, "info")}">{e(status)}</span>'
+
+
+def dl(rows: Iterable[tuple[str, str]]) -> str:
+    """A definition list of (term, already-escaped HTML) pairs."""
+    return "<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+
+
+def table(caption: str, head: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A captioned table in a focusable scroll region (wide tables scroll sideways on a phone, by keyboard too)."""
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    heads = "".join(f'<th scope="col">{e(h)}</th>' for h in head)
+    return (f'<div class="scroll" role="region" aria-label="{e(caption)}" tabindex="0"><table>'
+            f"<caption>{e(caption)}</caption><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def public_rpc(url: str) -> str:
+    """The service's RPC URL when it is safe to show a visitor (http(s), no credentials, no path or query, where
+    providers put API keys), else the local default: the visitor can always type another."""
+    parts = urllib.parse.urlsplit(url)
+    if (parts.scheme in ("http", "https") and parts.hostname and not parts.username and not parts.password
+            and parts.path in ("", "/") and not parts.query and not parts.fragment):
+        return url
+    return DEFAULT_RPC
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+def layout(request: Request, title: str, body: str, *, config: Mapping[str, Any] | None = None) -> str:
+    """The whole document: lang, viewport, the stylesheet, and (with ``config``) the verification script."""
+    base = request.scope.get("root_path", "")
+    scripts = ""
+    if config is not None:
+        blob = json.dumps(config, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
+        scripts = (f'<script type="application/json" id="tl-config">{blob}</script>'
+                   f'<script src="{base}/static/verify.js?v={ASSET_VERSIONS["verify.js"]}" defer></script>'
+                   f'<script src="{base}/static/page.js?v={ASSET_VERSIONS["page.js"]}" defer></script>')
+    return ("<!doctype html>\n"
+            '<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{e(title)}</title>"
+            '<link rel="icon" href="data:,">'
+            f'<link rel="stylesheet" href="{base}/static/page.css?v={ASSET_VERSIONS["page.css"]}">'
+            f"{scripts}</head><body>"
+            '<a class="skip" href="#main">Skip to the record</a>'
+            '<header class="site"><p class="brand">TrustLedger</p></header>'
+            f'<main id="main" tabindex="-1">{body}</main>'
+            '<footer class="site"><p>Everything on this page comes from records anchored on a public chain. '
+            f'The JSON behind it: <a href="{base}/docs">the API</a>.</p></footer>'
+            "</body></html>")
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    body = f'<h1>{e(title)}</h1><p class="lead">{detail}</p><p><a href="{e(request.scope.get("root_path", ""))}/docs">'\
+           "The API's documentation</a> says what a product id is and how to find one.</p>"
+    return HTMLResponse(layout(request, f"{title} — TrustLedger", body), status_code=status, headers=PAGE_HEADERS)
+
+
+# ------------------------------------------------------------------------------------------------ sections
+
+def certificates_section(record: Mapping[str, Any], base: str) -> str:
+    certs: list[Mapping[str, Any]] = record["certificates"]
+    if not certs:
+        return ('<section aria-labelledby="h-certs"><h2 id="h-certs">Certificates</h2>'
+                "<p>No certificate of this product is recorded.</p></section>")
+    counts = ", ".join(f"{n} {e(s)}" for s, n in sorted(record["certificatesByStatus"].items()))
+    items = []
+    for c in certs:
+        acc = c["accreditationAtIssue"]
+        if acc is None:
+            accreditation = '<span class="status status-bad">not accredited</span> when the certificate was issued'
+        else:
+            flags = []
+            if not acc["standardInScope"]:
+                flags.append("standard not in the issuer's scope")
+            if acc["suspended"]:
+                flags.append("issuer suspended")
+            if acc["compromisedAt"]:
+                flags.append(f"issuer key compromised at {when(acc['compromisedAt'])}")
+            accreditation = (f"issuer #{e(acc['issuerId'])}, accredited {when(acc['validFrom'])} to "
+                             f"{when(acc['validUntil'])}" + ("; " + "; ".join(flags) if flags else "; in scope"))
+        rows = [("Status now", status_badge(c["now"]["status"]) + ' <span class="exact">(' +
+                 "; ".join(e(r["message"]) for r in c["now"]["reasons"]) + ")</span>"),
+                ("Kind", e(CERTIFICATE_KINDS.get(int(c["kind"]), f"kind {c['kind']}"))),
+                ("Issuer", code(c["issuer"])),
+                ("Issuer's accreditation at issue", accreditation),
+                ("Merchant", code(c["merchant"])),
+                ("Issued", when(c["issuedAt"])), ("Valid until", when(c["validUntil"])),
+                ("Standard", code(c["standard"], short=True)), ("Lot", code(c["lot"], short=True)),
+                ("Document hash", code(c["documentHash"], short=True))]
+        if c["atPurchase"] is not None:
+            rows.insert(1, ("At purchase", status_badge(c["atPurchase"]["status"])))
+        if c["supersededBy"]:
+            rows.append(("Superseded by", code(c["supersededBy"], short=True)))
+        rows.append(("On chain", "<ul>" + "".join(
+            f"<li>{e(ev['event'])}, block {e(ev['block'])}, {when(ev['time'])}, tx {code(ev['tx'], short=True)}</li>"
+            for ev in c["evidence"]) + "</ul>"))
+        items.append(f'<li class="card" data-certificate="{e(c["id"])}" data-status="{e(c["now"]["status"])}">'
+                     f"<h3>Certificate {code(c['id'], short=True)}</h3>{dl(rows)}"
+                     f'<p><a href="{base}/v1/bundles/certificates/{e(c["id"])}" download>Download its proof '
+                     "bundle</a></p></li>")
+    return (f'<section aria-labelledby="h-certs"><h2 id="h-certs">Certificates</h2><p>{counts}.</p>'
+            f'<ul class="cards">{"".join(items)}</ul></section>')
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One review of the product as listed: what the log holds and its inclusion status as the service sees it."""
+
+    index: int
+    rating: int
+    submitted_at: int
+    text: str | None
+    notice: str | None
+    status: str
+    """``anchored`` or ``pending``."""
+    status_text: str
+
+
+def review_rows(s: Services, product: bytes, as_of: int, checkpoint: CheckpointRecord | None) -> tuple[int, list[ReviewRow]]:
+    """The product's leaves accepted by ``as_of`` (how many, and the newest ``MAX_REVIEWS_SHOWN``), each with the
+    service's view of its inclusion: anchored in ``checkpoint``, or pending with the receipt's promised time."""
+    log = s.ledger.reviews
+    indices = log.leaf_indices(product=product)
+    rows: list[ReviewRow] = []
+    total = 0
+    for index in reversed(indices):
+        stored = log.review(index)
+        if stored.accepted_ms // 1000 > as_of:
+            continue
+        total += 1
+        if len(rows) >= MAX_REVIEWS_SHOWN:
+            continue
+        if checkpoint is not None and index < checkpoint.size:
+            status, text = "anchored", f"in checkpoint {checkpoint.index} (size {checkpoint.size})"
+        else:
+            deadline = stored.accepted_ms // 1000 + s.ledger.settings.max_merge_delay
+            late = " — overdue" if deadline < as_of else ""
+            status, text = "pending", f"pending: the operator promised to anchor it by {when(deadline)}{late}"
+        takedown = stored.takedown
+        erased = stored.erasure is not None
+        notice = (takedown.describe() if takedown is not None else
+                  "text erased on request" if erased else None)
+        rows.append(ReviewRow(index, stored.leaf.rating, stored.leaf.submitted_at,
+                              stored.content.text if stored.content is not None else None, notice, status, text))
+    return total, rows
+
+
+def reviews_section(record: Mapping[str, Any], total: int, rows: Sequence[ReviewRow], base: str) -> str:
+    r = record["reviews"]
+    stars = r["stars"]
+    most = max([1, *stars.values()])
+    histogram = "".join(
+        f'<li><span class="star-label">{k} star{"s" if k != "1" else ""}</span>'
+        f'<meter min="0" max="{most}" value="{n}" aria-label="{k} stars: {n}">{n}</meter>'
+        f'<span class="star-count">{n}</span></li>' for k, n in sorted(stars.items(), reverse=True))
+    excluded = r["excluded"]
+    cp = r["checkpoint"]
+    proved = ("none yet" if cp is None else
+              f"checkpoint {e(cp['index'])} (size {e(cp['size'])}, root {code(cp['root'], short=True)}, "
+              f"anchored {when(cp['timestamp'])} in block {e(cp['block'])})")
+    summary = dl([("Counted", f"{e(r['counted'])} reviews, each proved against the anchored log"),
+                  ("Mean rating", fraction(r["mean"])),
+                  ("Pending", f"{e(r['pending'])} (not yet in an anchored checkpoint)"),
+                  ("Left out", (f"{e(excluded['takenDown'])} taken down by a ruling, "
+                               f"{e(excluded['duplicatePurchase'])} second reviews of one purchase, "
+                               f"{e(excluded['rootMismatch'])} failing their proof, "
+                               f"{e(excluded['malformed'])} malformed")),
+                  ("Proved against", proved)])
+    items = []
+    for row in rows:
+        text = (f"<blockquote>{e(row.text)}</blockquote>" if row.text is not None else
+                f'<p class="notice">{e(row.notice or "no text")}</p>')
+        bundle = (f' <a href="{base}/v1/bundles/reviews/{row.index}" download>Download its proof bundle</a>'
+                  if row.status == "anchored" else "")
+        items.append(
+            f'<li class="card review" data-leaf="{row.index}" data-inclusion="{row.status}">'
+            f'<h3>Review {row.index}: {row.rating} of 5 stars</h3>'
+            f"<p class=\"meta\">Submitted {when(row.submitted_at)}"
+            + (f"; {e(row.notice)}" if row.notice and row.text is not None else "") + "</p>"
+            f"{text}<p class=\"inclusion\">Inclusion (the service says): {row.status_text}.{bundle}</p>"
+            f'<p class="check" id="check-{row.index}" data-leaf="{row.index}" data-state="waiting">'
+            "In-browser check: not run yet.</p></li>")
+    shown = (f"The newest {len(rows)} of {total} reviews." if total > len(rows) else
+             f"{total} review{'s' if total != 1 else ''}." if total else "No review of this product yet.")
+    tombstones = ""
+    if r["tombstones"]:
+        tombstones = "<h3>Removed by a ruling</h3><ul>" + "".join(
+            f"<li>Review {e(t['leafIndex'])}: removed by dispute {code(t['disputeId'], short=True)} "
+            f"{when(t['time'])}</li>" for t in r["tombstones"]) + "</ul>"
+    return (f'<section aria-labelledby="h-reviews"><h2 id="h-reviews">Reviews</h2>{summary}'
+            f'<h3 id="h-stars">Stars</h3><ul class="stars" aria-labelledby="h-stars">{histogram}</ul>'
+            f'{tombstones}<h3>Each review</h3><p>{shown}</p><ul class="cards">{"".join(items)}</ul></section>')
+
+
+def disputes_section(record: Mapping[str, Any]) -> str:
+    disputes: list[Mapping[str, Any]] = record["disputes"]
+    if not disputes:
+        return ('<section aria-labelledby="h-disputes"><h2 id="h-disputes">Disputes</h2>'
+                "<p>No dispute about this product.</p></section>")
+    items = []
+    for d in disputes:
+        kind = "purchase dispute" if d["kind"] == "purchase" else f"challenge of review {d['leafIndex']}"
+        rows = [("Kind", e(kind)), ("Merchant", code(d["merchant"])), ("Opened", when(d["openedAt"])),
+                ("Category", code(d["category"], short=True)),
+                ("Merchant responded", "yes" if d["responded"] else "no"),
+                ("Ruling", e(d["ruling"] or "none yet") + (" (by default: no response)" if d["byDefault"] else "")),
+                ("Final outcome", e(d["outcome"] or "not final yet")),
+                ("Remedy", e(d["remedy"] or "—")),
+                ("History", "<ol>" + "".join(f"<li>{e(h['event'])}, {when(h['time'])}, block {e(h['block'])}</li>"
+                                             for h in d["history"]) + "</ol>")]
+        items.append(f'<li class="card" data-dispute="{e(d["id"])}"><h3>Dispute {code(d["id"], short=True)}</h3>'
+                     f"{dl(rows)}</li>")
+    return (f'<section aria-labelledby="h-disputes"><h2 id="h-disputes">Disputes</h2><ul class="cards">'
+            f'{"".join(items)}</ul></section>')
+
+
+def merchants_section(record: Mapping[str, Any]) -> str:
+    merchants: list[Mapping[str, Any]] = record["merchants"]
+    if not merchants:
+        return ('<section aria-labelledby="h-merchants"><h2 id="h-merchants">Merchants</h2>'
+                "<p>No merchant is recorded selling this product.</p></section>")
+    items = []
+    for m in merchants:
+        terms = table("How the score is computed", ["Term", "Weight", "Favourable", "Unfavourable", "Prior",
+                                                    "Value"],
+                      [[e(TERM_NAMES.get(name, name)), e(t["weight"]), e(t["favourable"]), e(t["unfavourable"]),
+                        f"{e(t['priorFavourable'])} / {e(t['priorUnfavourable'])}", fraction(t["value"])]
+                       for name, t in m["terms"].items()])
+        f, c, r, d, s = m["factors"], m["certificates"], m["reviews"], m["disputes"], m["sanctions"]
+        inputs = dl([
+            ("Certificates", ", ".join(f"{n} {e(k)}" for k, n in c["byStatus"].items() if n) or "none"),
+            ("Reviews counted", f"{e(r['counted'])} (stars " + ", ".join(
+                f"{k}: {n}" for k, n in sorted(r["stars"].items(), reverse=True)) + ")"),
+            ("Disputes", (f"{e(d['opened'])} opened, {e(d['notFinal'])} not final; responses: "
+                         f"{e(d['responses']['timely'])} timely, {e(d['responses']['missed'])} missed")),
+            ("Standing", (f"{e(s['standing'])} (factor {fraction(f['standing'])}); sanctions: "
+                         f"{e(s['warnings'])} warnings, {e(s['suspensions'])} suspensions, {e(s['bans'])} bans "
+                         f"(history factor {fraction(f['history'])})"))])
+        items.append(f'<li class="card" data-merchant="{e(m["merchant"])}"><h3>Merchant {code(m["merchant"])}</h3>'
+                     f'<p class="score"><span class="score-value">{e(m["score"])}</span> of 100 '
+                     f'<span class="exact">(exactly {e(m["scoreExact"])}, formula {e(m["formula"])})</span></p>'
+                     f"{terms}<h4>Inputs</h4>{inputs}</li>")
+    return (f'<section aria-labelledby="h-merchants"><h2 id="h-merchants">Merchants and their trust profiles</h2>'
+            f'<ul class="cards">{"".join(items)}</ul></section>')
+
+
+def qr_svg(url: str) -> str:
+    """The page's address as an inline SVG QR code (segno, server-side: no script, no external service)."""
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="svg", xmldecl=False, svgns=True, scale=4, border=4,
+                                     title=f"QR code of {url}", svgclass="qr", omitsize=True)
+    return buf.getvalue().decode()
+
+
+def verify_section(s: Services, record: Mapping[str, Any], page_url: str, base: str, qr_url: str,
+                   latest: CheckpointRecord | None) -> str:
+    m = s.ledger.manifest
+    contracts = dl((name, code(address)) for name, address in sorted(m.addresses.items()))
+    checkpoint = ("No checkpoint is anchored yet." if latest is None else dl([
+        ("Checkpoint", e(latest.index)), ("Size", f"{e(latest.size)} reviews"), ("Root", code("0x" + latest.root.hex())),
+        ("Anchored", (f"{when(latest.anchored_at)}, block {e(latest.block_number)}, tx "
+                     f"{code('0x' + latest.tx_hash.hex(), short=True)}"))]))
+    rpc = public_rpc(s.ledger.settings.rpc_url)
+    product = e(record["productId"])
+    return (
+        '<section aria-labelledby="h-verify"><h2 id="h-verify">Verify it yourself</h2>'
+        "<p>Each claim above rests on a transaction of a public chain: you need not take this service's word "
+        f"for it. Chain id <strong>{e(m.chain_id)}</strong>, contracts:</p>{contracts}"
+        f"<h3>The review log's latest checkpoint (as this service indexed it)</h3>{checkpoint}"
+        '<h3 id="h-check">Check the reviews in this browser</h3>'
+        "<p>Your browser fetches each review's leaf and inclusion proof from this service, hashes them itself "
+        "(SHA-256, RFC 6962), and asks the ReviewLog contract, through the JSON-RPC endpoint below, whether the "
+        "root it computed is the checkpoint's. Use a node or provider you trust.</p>"
+        '<noscript><p class="status status-warn">This check needs JavaScript; everything else on this page '
+        "works without it.</p></noscript>"
+        '<form id="verify-form" class="verify" aria-labelledby="h-check">'
+        f'<p><label for="rpc-url">JSON-RPC URL</label><input id="rpc-url" name="rpc" type="url" value="{e(rpc)}" '
+        'inputmode="url" autocomplete="url" spellcheck="false" required></p>'
+        f'<p><label for="review-log">ReviewLog contract</label><input id="review-log" name="reviewLog" type="text" '
+        f'value="{e(m.address("ReviewLog"))}" spellcheck="false" pattern="0x[0-9a-fA-F]{{40}}" required></p>'
+        f'<p><label for="chain-id">Chain id</label><input id="chain-id" name="chainId" type="text" '
+        f'inputmode="numeric" value="{e(m.chain_id)}" pattern="[0-9]+" required></p>'
+        '<p><button id="verify-run" type="submit">Check in this browser</button></p></form>'
+        '<div id="verify-chain" class="result" data-state="waiting" role="status" aria-live="polite"></div>'
+        '<div id="verify-summary" class="result" data-state="waiting" role="status" aria-live="polite">'
+        "Not run yet.</div>"
+        "<h3>Download the evidence</h3><ul>"
+        f'<li><a href="{base}/v1/products/{product}" download="product-{product}.json">This record as JSON</a> '
+        "(the same data, canonical JSON)</li>"
+        "<li>Each certificate's and each anchored review's proof bundle (links beside them above): one file that "
+        "verifies with no server at all (<code>trustledger verify</code>).</li>"
+        f'<li><a href="{base}/v1/log">The review log</a> and its <a href="{base}/v1/log/checkpoints">anchored '
+        "checkpoints</a>, to recompute any root.</li></ul>"
+        f'<h3>This page as a QR code</h3><figure class="qr-figure">{qr_svg(page_url)}'
+        f'<figcaption><a href="{e(page_url)}">{e(page_url)}</a> — '
+        f'<a href="{e(qr_url)}" download="qr-{product}.svg">download the QR code (SVG)</a></figcaption></figure>'
+        "</section>")
+
+
+# ------------------------------------------------------------------------------------------------ routes
+
+def parse_product(value: str) -> bytes | None:
+    """The 32-byte product id of ``0x`` + 64 hex digits (any case, as the JSON API accepts), else None."""
+    return bytes.fromhex(value[2:]) if PRODUCT_ID.fullmatch(value) else None
+
+
+def parse_at(value: str | None) -> int | None:
+    """``at`` as the JSON API takes it (unix seconds, 0 … 2^40-1); raises ValueError otherwise."""
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 13:
+        raise ValueError(value)
+    at = int(value)
+    if at > UINT40_MAX:
+        raise ValueError(value)
+    return at
+
+
+def _known(record: Mapping[str, Any], total_reviews: int) -> bool:
+    """Whether the ledger holds anything about the product by the record's moment (a review accepted by then,
+    a certificate, a dispute, a merchant selling it)."""
+    return bool(record["certificates"] or record["disputes"] or record["merchants"] or total_reviews)
+
+
+def _latest_checkpoint(s: Services, as_of: int) -> CheckpointRecord | None:
+    anchored = [c for c in s.indexer.checkpoints() if c.anchored_at <= as_of]
+    return anchored[-1] if anchored else None
+
+
+@router.get("/p/{productId}", response_class=HTMLResponse, include_in_schema=False, name="product_page")
+def product_page(request: Request, s: ServicesDep, productId: str, at: str | None = None) -> Response:
+    """The consumer page of one product (docs/consumer-page.md)."""
+    product = parse_product(productId)
+    if product is None:
+        return error_page(request, 422, "That is not a product id",
+                          f"A product id is <code>0x</code> followed by 64 hexadecimal digits (the keccak-256 of "
+                          f"<code>gtin:</code> and the product's GTIN); the address asked for {code(productId[:80])} "
+                          "is not one.")
+    try:
+        as_of_asked = parse_at(at)
+    except ValueError:
+        return error_page(request, 422, "That is not a time",
+                          "<code>at</code> is a time in unix seconds, from 0 to 2<sup>40</sup>-1.")
+    try:
+        record = product_record(product, indexer=s.indexer, leaves=s.ledger.reviews, as_of=as_of_asked,
+                                tally=s.tally).as_json()
+        as_of = int(record["asOf"])
+        latest = _latest_checkpoint(s, as_of)
+        total, rows = review_rows(s, product, as_of, latest)
+    except LedgerError as exc:
+        problem = problem_for(exc)
+        if problem.status >= 500:
+            s.log.exception("consumer page failed", exc_info=exc)
+        return error_page(request, problem.status, problem.title,
+                          e(problem.detail or "") + " Try again in a moment.")
+    product_hex = "0x" + product.hex()
+    if not _known(record, total):
+        return error_page(request, 404, "No record of this product",
+                          f"The ledger holds no certificate, review or dispute of product {code(product_hex)}"
+                          + (f" as of {when(as_of)}" if as_of_asked is not None else "") +
+                          ". Nothing recorded is not a warning sign by itself: it only means there is nothing "
+                          "here to check.")
+    base = request.scope.get("root_path", "")
+    page_url = str(request.url_for("product_page", productId=product_hex))
+    qr_url = str(request.url_for("product_qr", productId=product_hex))
+    config = {"productId": product_hex, "api": base, "leaves": [r.index for r in rows]}
+    heading = (f'<h1>Product record</h1><p class="lead">Product {code(product_hex)}, as of {when(as_of)}'
+               + ("" if as_of_asked is None else " (a past or future moment you asked for)") + ".</p>"
+               '<nav aria-label="On this page"><ul class="toc"><li><a href="#h-certs">Certificates</a></li>'
+               '<li><a href="#h-reviews">Reviews</a></li><li><a href="#h-disputes">Disputes</a></li>'
+               '<li><a href="#h-merchants">Merchants</a></li><li><a href="#h-verify">Verify it yourself</a></li>'
+               "</ul></nav>")
+    body = (heading + certificates_section(record, base) + reviews_section(record, total, rows, base)
+            + disputes_section(record) + merchants_section(record)
+            + verify_section(s, record, page_url, base, qr_url, latest))
+    return HTMLResponse(layout(request, f"Product {product_hex[:10]}… — TrustLedger", body, config=config),
+                        headers=PAGE_HEADERS)
+
+
+@router.get("/p/{productId}/qr.svg", include_in_schema=False, name="product_qr")
+def product_qr(request: Request, productId: str) -> Response:
+    """The page's QR code alone, as an SVG file to print on a label (the same code the page shows)."""
+    product = parse_product(productId)
+    if product is None:
+        return error_page(request, 422, "That is not a product id",
+                          "A product id is <code>0x</code> followed by 64 hexadecimal digits.")
+    page_url = str(request.url_for("product_page", productId="0x" + product.hex()))
+    return Response(qr_svg(page_url), media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static_asset(name: str) -> Response:
+    """The page's own script and stylesheet, from a fixed list (no directory is exposed, no CDN is used)."""
+    media = STATIC_TYPES.get(name)
+    if media is None:
+        raise Problem(404, "not-found", "Not found", f"no static asset {name[:80]!r}")
+    return FileResponse(STATIC_DIR / name, media_type=media,
+                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+
+__all__ = ["MAX_REVIEWS_SHOWN", "ORDER", "parse_at", "parse_product", "public_rpc", "router"]
