@@ -54,6 +54,7 @@ import multiprocessing.connection
 import operator
 import os
 import queue
+import signal
 import sqlite3
 import threading
 import time
@@ -1475,7 +1476,11 @@ def _signing_pool() -> ProcessPoolExecutor:
 def _watch_parent() -> None:
     """In the signing process: exit as soon as the parent is gone. A parent killed outright (kill -9, or
     the fault point's ``os._exit``) cannot shut the pool down, and the worker would otherwise wait forever on
-    a queue whose write end it holds itself (and keep the parent's stdout open)."""
+    a queue whose write end it holds itself (and keep the parent's stdout open).
+
+    It also ignores SIGINT: Ctrl-C in a terminal signals the whole foreground process group, and the parent
+    shuts the pool down in order; the worker would otherwise die mid-task with a KeyboardInterrupt traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is None:
         return
