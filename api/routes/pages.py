@@ -29,6 +29,7 @@ import html
 import io
 import json
 import re
+import time
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -231,16 +232,22 @@ class ReviewRow:
     status_text: str
 
 
-def review_rows(s: Services, product: bytes, as_of: int, checkpoint: CheckpointRecord | None) -> tuple[int, list[ReviewRow]]:
-    """The product's leaves accepted by ``as_of`` (how many, and the newest ``MAX_REVIEWS_SHOWN``), each with the
-    service's view of its inclusion: anchored in ``checkpoint``, or pending with the receipt's promised time."""
+def review_rows(s: Services, product: bytes, asked: int | None,
+                checkpoint: CheckpointRecord | None) -> tuple[int, list[ReviewRow]]:
+    """The product's leaves (how many, and the newest ``MAX_REVIEWS_SHOWN``), each with the service's view of its
+    inclusion: anchored in ``checkpoint``, or pending with the time its receipt promised.
+
+    With a moment ``asked`` (``?at=``), only the leaves accepted by then. Without one, every committed leaf: the
+    acceptance times are the service's clock and the record's moment is a block's, and the two need not agree
+    (a dev chain reverted to a snapshot runs behind the wall clock), so they are not compared.
+    """
     log = s.ledger.reviews
-    indices = log.leaf_indices(product=product)
+    now = asked if asked is not None else int(time.time())
     rows: list[ReviewRow] = []
     total = 0
-    for index in reversed(indices):
+    for index in reversed(log.leaf_indices(product=product)):
         stored = log.review(index)
-        if stored.accepted_ms // 1000 > as_of:
+        if asked is not None and stored.accepted_ms // 1000 > asked:
             continue
         total += 1
         if len(rows) >= MAX_REVIEWS_SHOWN:
@@ -249,12 +256,11 @@ def review_rows(s: Services, product: bytes, as_of: int, checkpoint: CheckpointR
             status, text = "anchored", f"in checkpoint {checkpoint.index} (size {checkpoint.size})"
         else:
             deadline = stored.accepted_ms // 1000 + s.ledger.settings.max_merge_delay
-            late = " — overdue" if deadline < as_of else ""
+            late = " — overdue" if deadline < now else ""
             status, text = "pending", f"pending: the operator promised to anchor it by {when(deadline)}{late}"
         takedown = stored.takedown
-        erased = stored.erasure is not None
         notice = (takedown.describe() if takedown is not None else
-                  "text erased on request" if erased else None)
+                  "text erased on request" if stored.erasure is not None else None)
         rows.append(ReviewRow(index, stored.leaf.rating, stored.leaf.submitted_at,
                               stored.content.text if stored.content is not None else None, notice, status, text))
     return total, rows
@@ -461,7 +467,7 @@ def product_page(request: Request, s: ServicesDep, productId: str, at: str | Non
                                 tally=s.tally).as_json()
         as_of = int(record["asOf"])
         latest = _latest_checkpoint(s, as_of)
-        total, rows = review_rows(s, product, as_of, latest)
+        total, rows = review_rows(s, product, as_of_asked, latest)
     except LedgerError as exc:
         problem = problem_for(exc)
         if problem.status >= 500:

@@ -79,6 +79,15 @@ def test_the_links_on_the_page_answer(site: Site, scene: Scene) -> None:
     assert "attachment" in bundle.headers["content-disposition"]
 
 
+def test_only_the_newest_reviews_are_listed(site: Site, scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "MAX_REVIEWS_SHOWN", 2)
+    page = html_of(site, f"/p/{hx(PRODUCT)}")
+    assert "The newest 2 of 5 reviews." in page
+    newest = sorted([*scene.anchored, scene.pending])[-2:]
+    assert re.findall(r'class="card review" data-leaf="(\d+)"', page) == [str(i) for i in reversed(newest)]
+    assert f'"leaves":[{newest[1]},{newest[0]}]' in page  # the script checks the listed ones
+
+
 def test_a_later_moment_shows_the_certificate_expired(site: Site, scene: Scene) -> None:
     later = max(int(time.time()), site.api.world.chain.now()) + 40 * DAY
     page = html_of(site, f"/p/{hx(PRODUCT)}", at=later)
