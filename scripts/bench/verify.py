@@ -446,6 +446,13 @@ def render(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
          f"every merchant sells a tenth of the products, so a merchant's profile reads ~{meta['reviews'] // MERCHANTS:,} "
          f"leaves and ~{meta['certificates'] // MERCHANTS:,} certificates."),
         "",
+        ("The `tally` rows are the service's way (docs/trust-profile.md, \"The tally\"): `ReviewTally.catch_up` "
+         "counts each merchant's stars once per anchored checkpoint, after re-hashing the checkpoint's new leaves "
+         "to its anchored root; a profile then reads the counts under the verified checkpoint and only the "
+         "merchant's leaves past it and its taken-down ones, so its cost no longer grows with the merchant's "
+         "reviews (checked equal, before timing, to the leaf-by-leaf record and to every merchant's profile). "
+         f"Its one catch-up over the {meta['checkpoints'][-1]:,} anchored leaves is timed in the `tally` row."),
+        "",
         ("What a store row remembers, and when it is dropped (docs/trust-profile.md, docs/indexer.md): the index's "
          "reads (a merchant's certificate states, disputes and sanctions; a product's certificates and disputes; "
          "governance events, takedowns, checkpoints) are memoized per index position, in a snapshot transaction "
