@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, deploy, export, reindex, up, verify
+from . import audit, demo, deploy, export, reindex, up, verify
 
 app = typer.Typer(name="trustledger", help="TrustLedger: certificates, an append-only review log, disputes.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -26,6 +26,7 @@ app.command("reindex")(reindex.reindex)
 app.add_typer(export.app, name="export")
 app.command("verify")(verify.verify)
 app.command("audit")(audit.audit)
+app.command("demo")(demo.demo)
 
 
 if __name__ == "__main__":
