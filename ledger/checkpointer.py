@@ -40,6 +40,7 @@ from web3.contract import Contract
 from .errors import LedgerError, VerificationError
 from .sender import OutboxStatus, TxSender
 from .storage import Database, now_ms
+from .storage.lease import Lease
 from .storage.schema import log_checkpoints
 
 __all__ = [
@@ -104,7 +105,8 @@ class AnchoredCheckpoint:
 
 @dataclass(frozen=True)
 class TickResult:
-    """What one tick did: ``action`` is one of idle, submitted, waiting, anchored, failed."""
+    """What one tick did: ``action`` is one of idle, submitted, waiting, anchored, failed, or standby (another
+    replica holds the lease)."""
 
     action: str
     chain_size: int
@@ -126,10 +128,13 @@ class Checkpointer:
         interval: float | None = None,
         min_batch: int = 1,
         clock: Callable[[], float] = time.time,
+        lease: Lease | None = None,
     ) -> None:
         """``interval`` defaults to a quarter of the MMD (at most 5 s): a checkpoint's own confirmation must
         fit in the MMD with room to spare. ``min_batch`` leaves wait for company until half the MMD has
-        passed since the oldest unanchored one was accepted."""
+        passed since the oldest unanchored one was accepted. ``lease``: with several replicas over one
+        database, only the holder anchors (the others' ticks answer ``standby``); it should outlast a few
+        intervals and stay well inside the MMD, so that a dead holder's successor still keeps the promise."""
         if max_merge_delay < 1:
             raise ValueError("max_merge_delay must be at least 1 second")
         self.log = log
@@ -140,6 +145,7 @@ class Checkpointer:
         self.interval = interval if interval is not None else min(5.0, max_merge_delay / 4)
         self.min_batch = max(1, min_batch)
         self.clock = clock
+        self.lease = lease
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
@@ -152,9 +158,15 @@ class Checkpointer:
         return int(size), bytes(root)
 
     def tick(self) -> TickResult:
-        """One round: check the chain against the log, follow the checkpoint in flight, anchor a new one."""
+        """One round: catch the log up with other replicas' appends, check the chain against it, and, holding
+        the lease (if any), follow the checkpoint in flight or anchor a new one."""
+        refresh = getattr(self.log, "refresh", None)
+        if callable(refresh):
+            refresh()
         chain_size, chain_root = self.chain_checkpoint()
         local_size = self.log.size
+        if self.lease is not None and not self.lease.acquire():
+            return TickResult("standby", chain_size, local_size)
         self._check_agrees(chain_size, chain_root, local_size)
 
         in_flight = self._in_flight()
@@ -325,10 +337,16 @@ class Checkpointer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the loop, and give the lease up so that another replica takes over at once."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        if self.lease is not None:
+            try:
+                self.lease.release()
+            except Exception as exc:  # noqa: BLE001 - the lease then simply expires
+                _log.warning("could not release the checkpointer lease: %r", exc)
 
 
 def _checkpoint(row: Any) -> AnchoredCheckpoint:

@@ -27,11 +27,15 @@ interpreter, spawned, so that signing holds another GIL than this one's), a smal
 review fails alone.
 
 **The sequencer lock.** Appends hold an in-process lock, and the transaction first reads (on PostgreSQL:
-locks) the one ``log_state`` row and compares its ``tree_size`` with the size this process has sequenced,
-then ends with a compare-and-set ``UPDATE ... WHERE tree_size = :old``. When another sequencer (another
-process, or a holder that stalled) moved the log, the transaction is rolled back, the batch fails with
-:class:`SequencerConflict`, and the service reloads the log from the database before its next batch.
-The log cannot fork.
+locks, ``SELECT ... FOR UPDATE``) the one ``log_state`` row and compares its ``tree_size`` with the size this
+process has sequenced, then ends with a compare-and-set ``UPDATE ... WHERE tree_size = :old``. So exactly one
+sequencer integrates leaves at a time, across processes. When another replica appended since (several
+service processes over one PostgreSQL database), this one first takes those leaves into its tree, in the same
+transaction and under the row lock, checked against the stored root, and appends after them. A holder that
+died releases the lock with its connection, and its uncommitted batch is rolled back; one whose transaction
+stalls holds the lock and keeps the others waiting but cannot fork the log, and its CAS fails if the row moved.
+A log shorter than this process's (``tree_size`` below what it sequenced) is :class:`SequencerConflict`: the
+batch fails and the service reloads the log before its next batch.
 
 **Durable subtrees.** Leaves go to ``log_leaves`` and every complete subtree above them to ``log_nodes``
 (:meth:`ledger.merkle.MerkleTree.nodes_since`), in the same transaction; a restarted service rebuilds its
@@ -593,7 +597,8 @@ class ReviewLogService:
         self._started = False
         self._closed = False
         self._stats_lock = threading.Lock()
-        self._stats: dict[str, float] = {"batches": 0, "reviews": 0, "prepare_s": 0.0, "commit_s": 0.0, "sign_s": 0.0}
+        self._stats: dict[str, float] = {"batches": 0, "reviews": 0, "prepare_s": 0.0, "commit_s": 0.0,
+                                         "sign_s": 0.0, "followed": 0}
 
         self._ensure_state_row()
         with self._lock:
@@ -965,11 +970,15 @@ class ReviewLogService:
             fresh: list[_Request] = []
             try:
                 with self._db.write() as conn:
-                    found = conn.execute(
-                        self._db.locked(sa.select(log_state.c.tree_size).where(log_state.c.log_id == _LOG_ID))
-                    ).scalar_one()
-                    if found != old:
+                    found, found_root = conn.execute(
+                        self._db.locked(sa.select(log_state.c.tree_size, log_state.c.root)
+                                        .where(log_state.c.log_id == _LOG_ID))
+                    ).one()
+                    if found < old:  # the log shrank under this process: never extend it
                         raise SequencerConflict(expected=old, found=found)
+                    if found > old:  # another replica appended: take its leaves, under the row lock
+                        old = self._follow(conn, found, bytes(found_root))
+                        accepted_ms = max(accepted_ms, self._last_accepted_ms)
                     prepared: list[_Prepared] = [r.prepared for r in batch]  # type: ignore[misc]
                     fresh, prepared = self._deduplicate(conn, batch, prepared, old)
                     if fresh:
@@ -998,6 +1007,31 @@ class ReviewLogService:
             if fresh:
                 self._last_accepted_ms = accepted_ms
             return fresh, old
+
+    def _follow(self, conn: Connection, size: int, root: bytes) -> int:
+        """Extend this process's tree with leaves ``[committed, size)`` that another replica appended and
+        committed, and check the result against ``root``, read with ``size`` from ``log_state`` in one statement
+        (leaves below a committed size never change, so reading them later in the transaction is consistent).
+        O(new leaves). Returns ``size``. Requires self._lock."""
+        current = self._committed
+        rows = conn.execute(
+            sa.select(log_leaves.c.leaf_hash, log_leaves.c.accepted_ms)
+            .where(log_leaves.c.leaf_index >= current, log_leaves.c.leaf_index < size)
+            .order_by(log_leaves.c.leaf_index)).all()
+        new = [row[0] for row in rows]
+        last_ms = max((int(row[1]) for row in rows), default=0)
+        if len(new) != size - current:
+            raise LogCorrupted(f"log_leaves: expected {size - current} leaves from {current}, found {len(new)}")
+        with self._tree_lock:
+            self._tree.extend([bytes(h) for h in new])
+            if self._tree.root() != bytes(root):
+                self._tree.truncate(current)
+                raise LogCorrupted(f"the stored log of {size} leaves does not have the root log_state holds "
+                                   f"(0x{bytes(root).hex()})")
+        self._committed = size
+        self._last_accepted_ms = max(self._last_accepted_ms, last_ms)
+        self._count(followed=size - current)
+        return size
 
     def _deduplicate(self, conn: Connection, batch: list[_Request], prepared: list[_Prepared],
                      old: int) -> tuple[list[_Request], list[_Prepared]]:
@@ -1186,8 +1220,18 @@ class ReviewLogService:
             raise LogCorrupted(f"log_nodes: {exc}") from None
 
     def refresh(self) -> int:
-        """Catch up with appends made by another sequencer (or process) and return the new size."""
+        """Catch up with appends made by another replica (or process) and return the new size: one primary-key
+        read when nothing changed, the new leaves' hashes when the log grew, a full reload when it is not the
+        log this process holds."""
         with self._lock:
+            if not self._stale:
+                with self._db.read() as conn:
+                    size, root = conn.execute(sa.select(log_state.c.tree_size, log_state.c.root)
+                                              .where(log_state.c.log_id == _LOG_ID)).one()
+                    if size == self._committed:
+                        return int(size)
+                    if size > self._committed:
+                        return self._follow(conn, int(size), bytes(root))
             self._load()
             return self._committed
 
@@ -1343,7 +1387,8 @@ class ReviewLogService:
     def stats(self) -> dict[str, float]:
         """Counters since construction: batches, reviews, and seconds spent preparing (summed over the
         pool's threads when it ran in parallel: wall time of each batch's preparation), committing, and
-        signing (summed over the chunks signed in parallel)."""
+        signing (summed over the chunks signed in parallel), and leaves ``followed``: appended by other
+        replicas and taken into this process's tree before its own appends."""
         with self._stats_lock:
             return dict(self._stats)
 

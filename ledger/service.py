@@ -30,6 +30,7 @@ from .reviewlog import ReviewLogService
 from .sender import TxSender
 from .settings import KeyNotConfigured, Settings, check_keys
 from .storage import Database
+from .storage.lease import Lease
 from .vault import Vault
 
 __all__ = ["Ledger", "OrderSignerNotSet"]
@@ -95,8 +96,11 @@ class Ledger:
             if settings.key_source("relayer") is not None:
                 relayer_sender = TxSender(w3, db, settings.load_key("relayer"),
                                           confirmation_depth=settings.confirmation_depth)
-            checkpointer = Checkpointer(reviews, operator_sender, review_log, db,
-                                        max_merge_delay=settings.max_merge_delay)
+            interval = min(5.0, settings.max_merge_delay / 4)
+            # one anchoring replica at a time; a dead holder's successor takes over well inside the MMD
+            lease = Lease(db, "checkpointer", ttl=max(1.0, min(3 * interval, settings.max_merge_delay / 2)))
+            checkpointer = Checkpointer(reviews, operator_sender, review_log, db, interval=interval,
+                                        max_merge_delay=settings.max_merge_delay, lease=lease)
         except BaseException:
             db.dispose()
             raise

@@ -44,6 +44,9 @@ def normalize_url(url: str | URL) -> URL:
     return u
 
 
+_MIGRATION_LOCK = 0x7472757374  # "trust": the advisory lock key migrations take on PostgreSQL
+
+
 class Database:
     """An engine plus the few transaction shapes TrustLedger needs."""
 
@@ -120,10 +123,15 @@ class Database:
     # -- schema -------------------------------------------------------------------------------------------
 
     def migrate(self) -> None:
-        """Bring the schema to the latest migration (Alembic ``upgrade head``); a no-op when it is there."""
+        """Bring the schema to the latest migration (Alembic ``upgrade head``); a no-op when it is there.
+
+        On PostgreSQL under a transaction-scoped advisory lock: replicas starting together migrate one after
+        the other, and all but the first find nothing to do."""
         from alembic import command
 
         with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             command.upgrade(self._alembic_config(conn), "head")
 
     def revision(self) -> str | None:

@@ -459,3 +459,16 @@ tally_merchants = Table(
       for n in range(1, 6)),
 )
 """Cumulative star counts per merchant, one row at each tallied checkpoint size where they changed."""
+
+# -- leases (ledger/storage/lease.py) --------------------------------------------------------------------------
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True, comment="what the lease is for, e.g. checkpointer"),
+    Column("holder", String(100), nullable=False, comment="the process holding it"),
+    Column("until_ms", BigInteger, nullable=False, comment="held until then unless renewed"),
+    Column("epoch", BigInteger, nullable=False, comment="incremented each time the lease changes holder"),
+)
+"""Work that exactly one of several replicas may do at a time (anchoring checkpoints), with takeover when the
+holder stops renewing."""

@@ -226,3 +226,42 @@ def test_over_the_review_log_service_every_receipt_is_provable_on_chain(world: W
         assert _chain(world)[0::2] == (45, 2)
     finally:
         service.close()
+
+
+def test_replicas_anchor_through_one_lease_holder_and_take_over(world: World, database: Database) -> None:
+    """Two replicas of the service over one database and one chain: both append reviews; only the lease
+    holder's checkpointer anchors, and it anchors the other's leaves too (each tick first follows the log);
+    the other stands by. When the holder dies (stops renewing) the other takes over after the lease expires,
+    follows the checkpoint left in flight, and anchors the rest. Nothing is anchored twice or refused."""
+    from ledger.storage.lease import Lease
+
+    from ..storage.reviewlog_helpers import make_service, submission
+
+    now = [1_000_000]
+    a_log, b_log = make_service(database), make_service(database)
+    try:
+        a = _make(world, database, a_log, lease=Lease(database, "checkpointer", ttl=20, holder="a",
+                                                      clock=lambda: now[0]))
+        b = _make(world, database, b_log, lease=Lease(database, "checkpointer", ttl=20, holder="b",
+                                                      clock=lambda: now[0]))
+        assert a.tick().action == "idle"  # a takes the lease
+        a_log.submit_many([submission(f"replica-a-{i}") for i in range(5)])
+        b_log.submit_many([submission(f"replica-b-{i}") for i in range(7)])
+        standby = b.tick()
+        assert (standby.action, standby.local_size) == ("standby", 12)  # b follows the log, anchors nothing
+        assert _anchor(a).action == "anchored" and _chain(world)[0::2] == (12, 1)
+
+        b_log.submit_many([submission(f"replica-b-{i}") for i in range(7, 10)])
+        assert a.tick().action == "submitted"  # a's checkpoint of 15 is in flight ... and a dies here
+        now[0] += 10_000
+        assert b.tick().action == "standby"  # the lease has not expired yet
+        now[0] += 10_001
+        assert _anchor(b).action == "anchored"  # b took over and followed a's checkpoint to its anchoring
+        assert _chain(world)[0::2] == (15, 2)
+        b_log.submit_many([submission("replica-b-late")])
+        assert _anchor(b).action == "anchored" and _chain(world)[0::2] == (16, 3)
+        assert a.tick().action == "standby"
+        assert [c.status for c in b.checkpoints()] == [CheckpointStatus.ANCHORED] * 3
+    finally:
+        a_log.close()
+        b_log.close()

@@ -469,22 +469,49 @@ def test_two_sequencers_cannot_fork_the_log(database: Database) -> None:
     a, b = make_service(database), make_service(database)
     try:
         assert a.submit(submission("ORD-0")).leaf_index == 0
-        assert b.refresh() == 1
-        assert b.submit(submission("ORD-1")).leaf_index == 1
-        # a still believes the log has 1 leaf: its compare-and-set fails and nothing is written.
-        with pytest.raises(SequencerConflict) as info:
-            a.submit(submission("ORD-2"))
-        assert info.value.expected == 1 and info.value.found == 2
-        assert count(database, log_leaves) == 2 and count(database, review_content) == 2
-        # a reloaded: the retry lands after b's leaf.
+        assert b.submit(submission("ORD-1")).leaf_index == 1  # b takes a's leaf first, under the row lock
+        # a still believes the log has 1 leaf: it takes b's leaf into its tree, checked against the stored
+        # root, and appends after it
         assert a.submit(submission("ORD-2")).leaf_index == 2
+        assert (a.stats()["followed"], b.stats()["followed"]) == (1, 1)
         assert b.refresh() == 3 and a.root() == b.root()
+        assert count(database, log_leaves) == 3 and count(database, review_content) == 3
+
+        # a leaf another replica appended, altered before this one follows it: refused, nothing written
+        assert b.submit(submission("ORD-3")).leaf_index == 3
+        with database.write() as conn:
+            conn.execute(sa.update(log_leaves).where(log_leaves.c.leaf_index == 3).values(leaf_hash=b"\x01" * 32))
+        with pytest.raises(LogCorrupted, match="root"):
+            a.submit(submission("ORD-4"))
+        assert count(database, log_leaves) == 4 and a.size == 3
     finally:
         a.close()
         b.close()
 
 
+def test_a_log_shorter_than_the_sequencers_is_a_conflict(database: Database) -> None:
+    """A database restored from an older copy under a running service: the batch fails, nothing is written,
+    and the service reloads the stored log before the next one."""
+    a = make_service(database)
+    try:
+        a.submit_many([submission(f"ORD-{i}") for i in range(3)])
+        first = a.root(1)
+        with database.write() as conn:
+            conn.execute(sa.delete(review_content).where(review_content.c.leaf_index >= 1))
+            conn.execute(sa.delete(log_leaves).where(log_leaves.c.leaf_index >= 1))
+            conn.execute(sa.delete(log_nodes))
+            conn.execute(sa.update(log_state).values(tree_size=1, root=first))
+        with pytest.raises(SequencerConflict) as info:
+            a.submit(submission("ORD-9"))
+        assert (info.value.expected, info.value.found) == (3, 1)
+        assert count(database, log_leaves) == 1
+        assert a.submit(submission("ORD-9")).leaf_index == 1
+    finally:
+        a.close()
+
+
 def test_two_sequencers_racing_append_every_review_once(database: Database) -> None:
+    """Two replicas over one database: every review appended once, none refused, one history."""
     services = [make_service(database, max_batch=4), make_service(database, max_batch=4)]
     receipts: list[Receipt] = []
     lock = threading.Lock()
@@ -521,6 +548,7 @@ def test_two_sequencers_racing_append_every_review_once(database: Database) -> N
     assert {r.leaf_hash for r in receipts} == {bytes(row.leaf_hash) for row in rows}
     assert bytes(state.root) == MerkleTree(bytes(row.leaf_hash) for row in rows).root()
     assert services[0].root() == services[1].root() == bytes(state.root)
+    assert conflicts == 0  # each took the other's leaves under the row lock instead of failing
     for s in services:
         s.close()
 
