@@ -511,13 +511,13 @@ def _consumer(s: Service, r: DemoResult, record: dict[str, Any]) -> None:
     console.rule("[bold]What a consumer sees[/] (GET /v1/products/{id})")
     lots = {h(f"lot:{r.tag}-{lot}"): lot for lot in ("A", "B")}
     certs = Table(title="Certificates", title_justify="left")
-    for column in ("certificate", "kind", "lot", "status now", "issuer accredited at issue", "valid until"):
-        certs.add_column(column)
+    for column in ("certificate", "kind", "lot", "status", "issuer accredited at issue", "valid until"):
+        certs.add_column(column, no_wrap=column in ("certificate", "status", "valid until"))
     for c in record["certificates"]:
         now = c.get("now") or {}
         status = str(now.get("status", "?"))
         tone = "green" if status == "valid" else "red"
-        certs.add_row(short_hex(c["id"]), KINDS.get(c.get("kind"), str(c.get("kind"))),
+        certs.add_row(short_hex(c["id"], 8), KINDS.get(c.get("kind"), str(c.get("kind"))),
                       lots.get(c.get("lot"), short_hex(str(c.get("lot")))), f"[{tone}]{status}[/]",
                       "yes" if now.get("issuerAccreditedAtIssue") else "[red]no[/]",
                       time.strftime("%Y-%m-%d", time.gmtime(int(c.get("validUntil", 0)))))
@@ -548,9 +548,9 @@ def _consumer(s: Service, r: DemoResult, record: dict[str, Any]) -> None:
 
     disputes = Table(title="Disputes", title_justify="left")
     for column in ("dispute", "kind", "review", "answered", "final outcome", "remedy"):
-        disputes.add_column(column)
+        disputes.add_column(column, no_wrap=column in ("dispute", "final outcome", "remedy"))
     for d in record["disputes"]:
-        disputes.add_row(short_hex(str(d.get("id"))), "review challenge" if d.get("kind") == "reviewChallenge"
+        disputes.add_row(short_hex(str(d.get("id")), 8), "review challenge" if d.get("kind") == "reviewChallenge"
                          else str(d.get("kind")), "" if d.get("leafIndex") is None else f"leaf {d['leafIndex']}",
                          "yes" if d.get("responded") else "no", str(d.get("outcome") or "open"),
                          str(d.get("remedy") or "-"))
@@ -559,8 +559,8 @@ def _consumer(s: Service, r: DemoResult, record: dict[str, Any]) -> None:
     for m in record["merchants"]:
         trust = Table(title=f"Merchant {m.get('merchant')}: trust score {m.get('score')}/100 "
                             f"(exact {m.get('scoreExact')}, {m.get('formula')})", title_justify="left")
-        for column in ("term", "favourable", "unfavourable", "prior (fav./unfav.)", "weight", "value"):
-            trust.add_column(column)
+        for column in ("term", "favourable", "unfavourable", "priors", "weight", "value"):
+            trust.add_column(column, no_wrap=column in ("term", "value"))
         for name, term in (m.get("terms") or {}).items():
             trust.add_row(name, str(term.get("favourable")), str(term.get("unfavourable")),
                           f"{term.get('priorFavourable')}/{term.get('priorUnfavourable')}", str(term.get("weight")),
