@@ -285,6 +285,9 @@ class SignalInputs:
     remedies: tuple[RemedyCase, ...] = ()
     checkpoint: tuple[int, int] | None = None
     malformed_leaves: int = 0
+    anchored_size: int = 0
+    """The largest checkpoint anchored by ``as_of``: above ``checkpoint``'s size when the leaves held do not
+    reach it or do not reproduce its root."""
 
 
 @dataclass(frozen=True)
@@ -406,6 +409,9 @@ class SignalReport:
     signals: tuple[Signal, ...]
     checkpoint: tuple[int, int] | None
     """(index, size) of the checkpoint whose leaves were read; None: no review was read."""
+    anchored_size: int
+    """The largest checkpoint size anchored by ``as_of`` (more than the checkpoint read: leaves missing or
+    not reproducing that root, whose reviews are not counted)."""
     reviews: int
     malformed_leaves: int
     index_block: int | None
@@ -415,7 +421,7 @@ class SignalReport:
         return {"asOf": self.as_of, "signals": [s.to_json() for s in self.signals],
                 "checkpoint": None if self.checkpoint is None else {"index": self.checkpoint[0],
                                                                      "size": self.checkpoint[1]},
-                "reviewsRead": self.reviews, "malformedLeaves": self.malformed_leaves,
+                "anchoredSize": self.anchored_size, "reviewsRead": self.reviews, "malformedLeaves": self.malformed_leaves,
                 "indexBlock": self.index_block, "rules": [dict(kind=r.kind, subjectType=r.subject_type,
                                                                **r.to_json()) for r in RULES]}
 
@@ -702,7 +708,8 @@ class SignalSource:
         inputs, block = self.inputs(as_of)
         signals = compute_signals(inputs, as_of=as_of, rules=rules, subjects=subjects, kinds=kinds,
                                   horizon=horizon)
-        return SignalReport(as_of, signals, inputs.checkpoint, len(inputs.reviews), inputs.malformed_leaves, block)
+        return SignalReport(as_of, signals, inputs.checkpoint, inputs.anchored_size, len(inputs.reviews),
+                            inputs.malformed_leaves, block)
 
     def inputs(self, as_of: int) -> tuple[SignalInputs, int]:
         """The inputs as of ``as_of``, and the index's cursor block they were read at."""
@@ -715,24 +722,30 @@ class SignalSource:
         reviews: tuple[ReviewPoint, ...] = ()
         malformed = 0
         checkpoint: tuple[int, int] | None = None
-        held = len(self._leaves) if isinstance(self._leaves, Sequence) else self._leaves.size
+        leaves = self._leaves
+        held = len(leaves) if isinstance(leaves, Sequence) else leaves.size
         usable = sorted((c for c in checkpoints if c.size <= held), key=lambda c: (-c.size, c.index))
-        if usable:
-            c = usable[0]
-            points, malformed = self._points(c.size, c.root)
-            reviews, checkpoint = tuple(points), (c.index, c.size)
-        return SignalInputs(reviews, chain, remedies, checkpoint, malformed), position.block_number
+        # the largest anchored checkpoint the leaves reproduce: a checkpoint they do not (a log that forked from
+        # what was anchored) is passed over, as the trust profile passes over its leaves, rather than failing
+        if isinstance(leaves, Sequence):
+            tree = MerkleTree(merkle.leaf_hash(bytes(raw)) for raw in leaves)
+            root_at: Callable[[int], bytes] = tree.root
+        else:
+            root_at = leaves.root
+        verified = next((c for c in usable if root_at(c.size) == c.root), None)
+        if verified is not None:
+            points, malformed = self._points(verified.size)
+            reviews, checkpoint = tuple(points), (verified.index, verified.size)
+        anchored = max((c.size for c in checkpoints), default=0)
+        return (SignalInputs(reviews, chain, remedies, checkpoint, malformed, anchored),
+                position.block_number)
 
-    def _points(self, size: int, root: bytes) -> tuple[list[ReviewPoint], int]:
+    def _points(self, size: int) -> tuple[list[ReviewPoint], int]:
+        """The parsed leaves below ``size`` (whose root was checked) and how many of them did not parse."""
         leaves = self._leaves
         if isinstance(leaves, Sequence):
-            raws = [bytes(raw) for raw in leaves[:size]]
-            if MerkleTree(merkle.leaf_hash(raw) for raw in raws).root(size) != root:
-                raise LogCorrupted(f"the leaves given do not reproduce the anchored root of size {size}")
-            found = [_point(i, raw) for i, raw in enumerate(raws)]
+            found = [_point(i, bytes(raw)) for i, raw in enumerate(leaves[:size])]
             return [p for p in found if p is not None], sum(p is None for p in found)
-        if leaves.root(size) != root:
-            raise LogCorrupted(f"the log's tree of size {size} does not reproduce the anchored root")
         with self._lock:
             feed = self._feed
             while feed.read < size:

@@ -123,6 +123,8 @@ class SignalsOut(BaseModel):
     signals: list[SignalOut]
     checkpoint: CheckpointRefOut | None = Field(description="the anchored checkpoint whose leaves were read "
                                                             "(null: none anchored by asOf)")
+    anchoredSize: int = Field(description="the largest checkpoint size anchored by asOf: above checkpoint.size "
+                                          "when the service's leaves do not reproduce that root (not counted)")
     reviewsRead: int
     malformedLeaves: int
     indexBlock: int | None

@@ -98,6 +98,8 @@ def test_brushing_scenarios_in_the_log(t: T, ix: Indexer, service: ReviewLogServ
     # the auditor's mirror reproduces the report; a filter answers the subject's signals only; before the burst
     mirror = SignalSource(ix, leaves).report(as_of=as_of)
     assert mirror.to_json() == report.to_json()
+    tampered = SignalSource(ix, [*leaves[:-1], leaves[0]]).report(as_of=as_of)  # does not reproduce the root
+    assert (tampered.checkpoint, tampered.anchored_size, tampered.reviews) == (None, len(leaves), 0)
     only = source.report(as_of=as_of, subjects=Subjects.only(merchant=HONEST))
     assert only.signals == ()
     burst_only = source.report(as_of=as_of, subjects=Subjects.only(merchant=BRUSHER), kinds=["review-burst"])
