@@ -1,0 +1,707 @@
+"""Privacy check: no personal data on chain, none in clear in the database, no salt out of the API, and an
+erased review leaves only its hash.
+
+A representative scene is driven through the HTTP API, as a platform would drive it: two certificates (one
+issued, one offered and anchored by the merchant), 56 reviews by named consumers whose texts carry names,
+e-mail addresses, phone numbers and street addresses (user ids are e-mail addresses or platform ids; order ids
+stay with the platform, which sends only their commitments), a purchase dispute opened with the buyer's own
+key and another through a custodial key, evidence from both sides, a ruling and a remedy, a merchant's review
+challenge ruled ``ReviewRemoved`` (a takedown), an operator's emergency hide, and an erasure on request.
+
+Then everything the scene left is read back and scanned:
+
+* the chain, all of it: the calldata of every transaction of every block from 0 to the head (forwarded
+  requests unwrapped) and the topics and data of every log. No personal string appears, as UTF-8 or as its
+  hex spelling. And each call and event decodes by the artifacts' ABIs into only hashes, commitments,
+  addresses, enums, numbers, 32-byte values, signatures and evidence URIs: every ``string`` is empty or an
+  ``ipfs://``/``ar://``/``https://`` URI, every dynamic ``bytes`` is 32 bytes or a signature, and no
+  ``bytes32`` is short text padded with zeros;
+* every row of every table of the service's database (SQLite and PostgreSQL): no review text, user id, order
+  id, name, e-mail, phone or address in clear, and no content salt outside the sealed column;
+* the API's answers (reviews, leaves, bundles, the product record and page, disputes, takedowns, the audit
+  events, and the write answers of the scene): no ``salt`` member and no stored salt in any spelling, no user
+  or order id, and no text of a review that is erased, taken down or hidden;
+* the erased review: its sealed content is gone (the ciphertext, with the salt inside it), its leaf row is
+  byte for byte what it was, and the API shows the leaf, its hash and a proof against the anchored checkpoint,
+  and nothing else;
+* what the service logged while the scene ran.
+
+Each check is a function that returns its findings; the test asserts each list is empty, then plants a
+plaintext of the scene where each check looks (a transaction's calldata, an event, a database row, an API
+answer, a log line) and asserts that the same function now reports it, so no check can pass by being blind.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils.crypto import keccak
+
+from api.takedowns import apply_takedowns
+from ledger.artifacts import load
+from ledger.chain import Transactor
+from ledger.eip712 import certificate_id
+from ledger.merkle import verify_inclusion
+from ledger.reviews import SALT_LENGTH, order_commitment
+from ledger.storage import Database
+from ledger.vault import Vault
+
+from ..api.conftest import CONTENT_KEY, PRODUCT, Api, hx, open_api
+from ..api.test_certificates import cert, issue, offer_body
+from ..conftest import PG_URL, World
+
+pytestmark = [pytest.mark.chain, pytest.mark.asyncio]
+
+CONTRACTS = ("TrustForwarder", "TrustGovernance", "CertificateRegistry", "ReviewLog", "DisputeRegistry")
+CUSTODY_KEY = "0x" + "6b" * 32
+PLATFORM_SALT = b"\x5e" * 32  # the platform's order-commitment salt: it never leaves the platform
+DAY = 24 * 3600
+APPEAL = 3 * DAY  # ledger.deploy.DisputePeriods default
+ZERO32 = b"\x00" * 32
+REFUND, REVIEW_REMOVED = 1, 5
+ERASURE_REASON = "erasure request ER-2026-0042"  # a reference, never the requester: it is stored and shown
+RATIONALE = "The review describes a different product and no purchase of this one."
+
+# -- the people of the scene ----------------------------------------------------------------------------------
+
+FIRST = ("Alice", "Mei-Ling", "José", "Priya", "Olumide", "Sofia", "Hiroshi", "Anna", "Zhang", "Fatima", "Lars")
+LAST = ("Wong", "Chen", "Álvarez", "Raghunathan", "Adeyemi", "Rossi", "Tanaka", "Kowalska", "Wei")
+CJK = ("王小明", "李娜", "陈静怡", "刘洋")
+STREETS = ("Nanjing Road, Shanghai", "Baker Street, London", "Calle de Alcalá, Madrid", "Rua Augusta, Lisboa")
+
+
+@dataclasses.dataclass(frozen=True)
+class Consumer:
+    """A shopper of the scene: everything here is personal and must stay off the chain and out of the clear."""
+
+    name: str
+    email: str
+    phone: str
+    address: str
+    user_id: str
+    order_id: str
+    text: str
+    rating: int
+
+    def strings(self) -> dict[str, str]:
+        return {"name": self.name, "email": self.email, "phone": self.phone, "address": self.address,
+                "userId": self.user_id, "orderId": self.order_id, "text": self.text}
+
+
+def consumers(n: int = 56) -> list[Consumer]:
+    people = []
+    for i in range(n):
+        if i % 7 == 3:
+            name = CJK[i % len(CJK)] + f"{i:02d}"
+        else:
+            name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 5) % len(LAST)]}-{i:02d}"
+        ascii_name = re.sub(r"[^a-z0-9]+", ".", name.lower().encode("ascii", "ignore").decode()).strip(".")
+        email = f"{ascii_name or 'shopper'}.{i:02d}@mail-example.test"
+        phone = f"+86 138 {1000 + 37 * i:04d} {2000 + 53 * i:04d}"
+        address = f"{10 + i} {STREETS[i % len(STREETS)]}"
+        user_id = email if i % 2 == 0 else f"shopper-{100000 + 7919 * i}"
+        order_id = f"TLO-2026-11-{4711 + i:06d}"
+        if i % 7 == 3:
+            text = f"质量很好，物流很快。我是{name}，电话{phone}，地址{address}。推荐！"
+        else:
+            text = (f"{name} here, call me on {phone}. The kettle reached {address} two days late, "
+                    "but it boils fast and the lid seals well.")
+        people.append(Consumer(name, email, phone, address, user_id, order_id, text, 1 + (i * 3) % 5))
+    return people
+
+
+BUYER_NAME, BUYER_EMAIL = "Olumide Adeyemi-Buyer", "olumide.buyer@mail-example.test"
+EVIDENCE_DOC = f"Photo of the crushed parcel addressed to {BUYER_NAME}, {BUYER_EMAIL}, 22 Rua Augusta, Lisboa"
+CLAIMANT_ID = "shopper-4242424"
+
+
+def needles(people: list[Consumer]) -> dict[str, str]:
+    """Every personal string of the scene, labelled (the label, never the value, goes into a finding)."""
+    out: dict[str, str] = {}
+    for i, c in enumerate(people):
+        for kind, value in c.strings().items():
+            out[f"consumer {i} {kind}"] = value
+    out |= {"buyer name": BUYER_NAME, "buyer e-mail": BUYER_EMAIL, "evidence document": EVIDENCE_DOC,
+            "claimant id": CLAIMANT_ID}
+    return out
+
+
+def spellings(value: str) -> list[bytes]:
+    """The byte strings a plaintext would show as: its UTF-8, and its UTF-8 spelled in hex (as a contract
+    argument or a JSON member would carry it), each searched for case-insensitively."""
+    raw = value.encode("utf-8")
+    return [raw.lower(), raw.hex().encode("ascii")]
+
+
+def find_plaintexts(where: str, data: bytes, targets: dict[str, str]) -> list[str]:
+    haystack = bytes(data).lower()
+    return [f"{where}: {label}" for label, value in targets.items()
+            if any(s in haystack for s in spellings(value))]
+
+
+# -- the chain: calldata and events decoded by the artifacts' ABIs --------------------------------------------
+
+URI = re.compile(r"(ipfs|ar|https)://[A-Za-z0-9._~/?#=&%:+-]+")
+"""An evidence URI: a content address or a plain https link. No '@' (user info, an e-mail) and no spaces."""
+SIGNATURE_LENGTHS = (64, 65)  # EIP-2098 compact, or r || s || v
+
+
+def abi_type(param: dict[str, Any]) -> str:
+    t = str(param["type"])
+    if t.startswith("tuple"):
+        return "(" + ",".join(abi_type(c) for c in param["components"]) + ")" + t[len("tuple"):]
+    return t
+
+
+def padded_text(value: bytes) -> bool:
+    """A bytes32 holding short text (printable ASCII, zero-padded) rather than a hash or a number."""
+    body = value.rstrip(b"\x00")
+    return len(body) >= 4 and len(body) < len(value) and all(0x20 <= b < 0x7F for b in body)
+
+
+class Chain:
+    """The five contracts' ABIs by address, and the checks of a call, a deployment and an event."""
+
+    def __init__(self, world: World) -> None:
+        self.by_address = {addr.lower(): name for name, addr in world.d.addresses.items()}
+        self.abis = {name: load(name).abi for name in CONTRACTS}
+        self.initcode = {name: bytes.fromhex(load(name).bytecode.removeprefix("0x")) for name in CONTRACTS}
+        self.decoded: set[str] = set()  # "Contract.function" and "Contract.Event" of everything decoded
+        self.functions: dict[str, dict[bytes, dict[str, Any]]] = {}
+        self.events: dict[str, dict[bytes, dict[str, Any]]] = {}
+        for name, abi in self.abis.items():
+            fns, evs = {}, {}
+            for item in abi:
+                sig = f"{item.get('name')}({','.join(abi_type(p) for p in item.get('inputs', []))})"
+                if item["type"] == "function":
+                    fns[keccak(text=sig)[:4]] = item
+                elif item["type"] == "event":
+                    evs[keccak(text=sig)] = item
+            self.functions[name], self.events[name] = fns, evs
+
+    def values(self, params: list[dict[str, Any]], values: Any, where: str) -> list[str]:
+        """What is wrong with decoded ``values`` of ``params``: a string that is not a URI, odd-sized bytes,
+        text in a bytes32; a forwarded request's ``data`` is checked as a call to its ``to``."""
+        found: list[str] = []
+        for p, v in zip(params, values, strict=True):
+            here, t = f"{where}.{p['name']}", str(p["type"])
+            if t.endswith("]"):
+                inner = {**p, "type": t[: t.rindex("[")]}
+                found += [f for i, x in enumerate(v) for f in self.values([{**inner, "name": str(i)}], [x], here)]
+            elif t == "tuple":
+                names = [c["name"] for c in p["components"]]
+                if {"to", "data", "signature"} <= set(names):  # an ERC-2771 forward request
+                    fields = dict(zip(names, v, strict=True))
+                    found += self.call(str(fields["to"]), bytes(fields["data"]), f"{here}>")
+                    rest = [(c, x) for c, x in zip(p["components"], v, strict=True) if c["name"] != "data"]
+                    found += self.values([c for c, _ in rest], [x for _, x in rest], here)
+                else:
+                    found += self.values(p["components"], v, here)
+            elif t == "string" and v != "" and not URI.fullmatch(v):
+                found.append(f"{here}: a string that is not an evidence URI ({len(v)} characters)")
+            elif t == "bytes" and len(v) != 32 and len(v) not in SIGNATURE_LENGTHS:
+                found.append(f"{here}: {len(v)} bytes, neither a hash nor a signature")
+            elif t == "bytes32" and padded_text(bytes(v)):
+                found.append(f"{here}: text in a bytes32")
+        return found
+
+    def call(self, to: str, data: bytes, where: str) -> list[str]:
+        name = self.by_address.get(to.lower())
+        if name is None:
+            return [f"{where}{len(data)} bytes of calldata to {to}, not a TrustLedger contract"]
+        fn = self.functions[name].get(data[:4])
+        if fn is None:
+            return [f"{where}selector 0x{data[:4].hex()} is no function of {name}"]
+        here = f"{where}{name}.{fn['name']}"
+        try:
+            decoded = abi_decode([abi_type(p) for p in fn["inputs"]], data[4:], strict=True)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is the finding
+            return [f"{here}: does not decode ({type(exc).__name__})"]
+        self.decoded.add(f"{name}.{fn['name']}")
+        return self.values(fn["inputs"], decoded, here)
+
+    def deployment(self, data: bytes, where: str) -> list[str]:
+        for name, code in self.initcode.items():
+            if data.startswith(code):
+                ctor = next((i for i in self.abis[name] if i["type"] == "constructor"), {"inputs": []})
+                decoded = abi_decode([abi_type(p) for p in ctor["inputs"]], data[len(code):], strict=True)
+                return self.values(ctor["inputs"], decoded, f"{where}{name}.constructor")
+        return [f"{where}a deployment of code that is no TrustLedger artifact"]
+
+    def event(self, log: dict[str, Any], where: str) -> list[str]:
+        name = self.by_address.get(str(log["address"]).lower())
+        topics = [bytes(t) for t in log["topics"]]
+        if name is None:
+            return [f"{where}a log of {log['address']}, not a TrustLedger contract"]
+        ev = self.events[name].get(topics[0]) if topics else None
+        if ev is None:
+            return [f"{where}a log of {name} that is none of its events"]
+        here = f"{where}{name}.{ev['name']}"
+        indexed = [p for p in ev["inputs"] if p["indexed"]]
+        plain = [p for p in ev["inputs"] if not p["indexed"]]
+        if len(topics) != 1 + len(indexed):
+            return [f"{here}: {len(topics)} topics for {len(indexed)} indexed arguments"]
+        try:
+            data = abi_decode([abi_type(p) for p in plain], bytes(log["data"]), strict=True)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is the finding
+            return [f"{here}: data does not decode ({type(exc).__name__})"]
+        self.decoded.add(f"{name}.{ev['name']}")
+        found = self.values(plain, data, here)
+        # indexed value types are one word each (a dynamic one would be its hash: no event has one)
+        found += [f"{here}.{p['name']}: indexed text in a topic" for p, t in zip(indexed, topics[1:], strict=True)
+                  if p["type"] == "bytes32" and padded_text(t)]
+        return found
+
+
+def scan_chain(w3: Any, chain: Chain, targets: dict[str, str], *, strict_from: int) -> tuple[list[str], int, int]:
+    """Findings over every transaction and log from block 0 to the head, and how many of each were read.
+
+    Blocks before ``strict_from`` (the session's setup, and whatever other suites left) are searched for the
+    plaintexts; from ``strict_from`` on, every call and deployment must also decode as a TrustLedger one.
+    """
+    found: list[str] = []
+    head = w3.eth.block_number
+    txs = 0
+    for n in range(head + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            txs += 1
+            data = bytes(tx["input"] if "input" in tx else tx["data"])  # eth-tester names it "data"
+            where = f"block {n} tx {tx['hash'].hex()[:10]} "
+            found += find_plaintexts(where + "calldata", data, targets)
+            if not data:
+                continue  # a plain value transfer (funding an actor)
+            if tx["to"] is None:
+                checks = chain.deployment(data, where)
+            else:
+                checks = chain.call(tx["to"], data, where)
+            found += checks if n >= strict_from or not any("not a TrustLedger" in c for c in checks) else []
+    logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": head})
+    for log in logs:
+        where = f"block {log['blockNumber']} log {log['logIndex']} "
+        found += find_plaintexts(where + "data", bytes(log["data"]), targets)
+        found += find_plaintexts(where + "topics", b"".join(bytes(t) for t in log["topics"]), targets)
+        checks = chain.event(dict(log), where)
+        found += checks if log["blockNumber"] >= strict_from or not any(
+            "not a TrustLedger" in c for c in checks) else []
+    return found, txs, len(logs)
+
+
+# -- the database ---------------------------------------------------------------------------------------------
+
+
+def table_rows(db: Database) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every row of every table the database holds (not only those the schema names: Alembic's too)."""
+    with db.engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names(schema=db.schema)
+        for name in sorted(names):
+            table = sa.Table(name, sa.MetaData(), autoload_with=conn, schema=db.schema)
+            for row in conn.execute(sa.select(table)).mappings():
+                yield name, dict(row)
+
+
+def cell_bytes(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
+def salt_spellings(salt: bytes) -> list[bytes]:
+    """A 32-byte salt as it could appear: raw, hex (any case, with or without 0x), base64 and base64url."""
+    return [salt, salt.hex().encode(), base64.b64encode(salt), base64.urlsafe_b64encode(salt).rstrip(b"=")]
+
+
+def has_salt(data: bytes, salts: dict[str, bytes]) -> list[str]:
+    lowered = data.lower()
+    return [label for label, salt in salts.items()
+            if salt in data or any(s.lower() in lowered for s in salt_spellings(salt)[1:])]
+
+
+def scan_database(db: Database, targets: dict[str, str], salts: dict[str, bytes]) -> tuple[list[str], int]:
+    """Plaintexts in any cell of any row, and salts anywhere but inside the sealed content (where they are
+    encrypted, so they cannot show: any hit there is a finding too)."""
+    found, rows = [], 0
+    for table, row in table_rows(db):
+        rows += 1
+        for column, value in row.items():
+            data = cell_bytes(value)
+            where = f"{table}.{column}"
+            found += find_plaintexts(where, data, targets)
+            found += [f"{where}: the salt of {label}" for label in has_salt(data, salts)]
+    return found, rows
+
+
+def sealed_contents(db: Database) -> dict[int, tuple[bytes, bytes, bytes, bytes]]:
+    """(leaf hash, ciphertext, salt, text) of every review with content, opened with the content key: the only
+    way to the salts, which the service keeps inside the sealed value."""
+    vault = Vault(bytes.fromhex(CONTENT_KEY[2:]))
+    out = {}
+    with db.engine.connect() as conn:
+        for index, leaf_hash, sealed in conn.execute(sa.text(
+                "SELECT c.leaf_index, l.leaf_hash, c.ciphertext FROM review_content c "
+                "JOIN log_leaves l ON l.leaf_index = c.leaf_index WHERE c.ciphertext IS NOT NULL")):
+            plain = vault.open(bytes(sealed), record=bytes(leaf_hash))
+            out[int(index)] = (bytes(leaf_hash), bytes(sealed), plain[:SALT_LENGTH], plain[SALT_LENGTH:])
+    return out
+
+
+# -- the API --------------------------------------------------------------------------------------------------
+
+
+def salt_members(doc: Any, where: str) -> list[str]:
+    """JSON members named like a salt, anywhere in ``doc``."""
+    if isinstance(doc, dict):
+        return [f for k, v in doc.items() for f in
+                ([f"{where}.{k}: a salt member"] if "salt" in k.lower() else []) + salt_members(v, f"{where}.{k}")]
+    if isinstance(doc, list):
+        return [f for i, v in enumerate(doc) for f in salt_members(v, f"{where}[{i}]")]
+    return []
+
+
+def scan_answers(answers: dict[str, bytes], targets: dict[str, str], salts: dict[str, bytes]) -> list[str]:
+    found = []
+    for where, body in answers.items():
+        found += find_plaintexts(where, body, targets)
+        found += [f"{where}: the salt of {label}" for label in has_salt(body, salts)]
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            continue  # the HTML page: searched as bytes above
+        found += salt_members(doc, where)
+    return found
+
+
+class Captured(logging.Handler):
+    """Every record logged while the scene runs, message and extra fields together."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[bytes] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        extra = {k: v for k, v in record.__dict__.items() if k not in logging.LogRecord("", 0, "", 0, "", (), None)
+                 .__dict__}
+        self.lines.append(f"{record.name} {record.getMessage()} {extra!r} {record.exc_text or ''}".encode())
+
+
+@pytest.fixture
+def captured() -> Iterator[Captured]:
+    handler = Captured()
+    loggers = [logging.getLogger(), logging.getLogger("trustledger.api")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.removeHandler(handler)
+            log.setLevel(level)
+
+
+@pytest_asyncio.fixture
+async def service(world: World, database: Database, tmp_path: Path) -> AsyncIterator[Api]:
+    """The API over the test chain, its ledger on the ``database`` fixture's SQLite file or PostgreSQL schema,
+    with a custody key so that a consumer without a wallet can dispute."""
+    url = f"sqlite:///{tmp_path}/trustledger.db"
+    if database.dialect == "postgresql":
+        url = f"{PG_URL}?options=-csearch_path%3D{database.schema}"
+    async for a in open_api(world, tmp_path, database_url=url, custody_key=CUSTODY_KEY):
+        yield a
+
+
+# -- the scene ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Scene:
+    people: list[Consumer]
+    answers: dict[str, bytes]
+    strict_from: int
+    erased: int
+    removed: int
+    hidden: int
+    disputes: list[bytes]
+
+
+async def ok(api: Api, answers: dict[str, bytes], label: str, method: str, path: str, *,
+             status: tuple[int, ...] = (200, 201), **kw: Any) -> dict[str, Any]:
+    r = await api.client.request(method, path, **kw)
+    assert r.status_code in status, f"{label}: {r.status_code} {r.text}"
+    answers[label] = r.content
+    return dict(r.json())
+
+
+async def relayed(api: Api, answers: dict[str, bytes], label: str, path: str, signer: Transactor,
+                  call: Any) -> dict[str, Any]:
+    return await ok(api, answers, label, "POST", path, params={"wait": 10}, json=api.signed(signer, call))
+
+
+def key(w3: Any, label: str) -> Transactor:
+    """A key that needs no gas: every write it signs is relayed."""
+    return Transactor(w3, Account.from_key(keccak(text=f"privacy:{label}")))
+
+
+async def play(api: Api) -> Scene:
+    """The scene, through the API; the answers of its writes are kept for the API scan."""
+    w, a = api.world, api.world.actors
+    dr, people, answers = w.d.disputes.functions, consumers(), {}
+    strict_from = w.w3.eth.block_number + 1
+
+    # certificates: one issued by the inspection body, one offered by it and anchored by the merchant
+    c = cert(api, "privacy-issued")
+    r = await issue(api, c)
+    assert r.status_code == 200, r.text
+    offered = cert(api, "privacy-offered")
+    await ok(api, answers, "offer", "POST", "/v1/certificates/offers", json=offer_body(api, offered, nonce=11))
+    prepared = await ok(api, answers, "prepare", "POST", "/v1/relay/prepare", json={
+        "from": a.merchant.address, "contract": "CertificateRegistry", "function": "anchor",
+        "args": (await ok(api, answers, "offer read", "GET",
+                          f"/v1/certificates/offers/{hx(certificate_id(offered))}"))["anchorArgs"]})
+    sig = Account.sign_typed_data(a.merchant.account.key, full_message=prepared["typedData"]).signature
+    await ok(api, answers, "anchor", "POST", f"/v1/certificates/offers/{hx(certificate_id(offered))}/anchor",
+             params={"wait": 5}, json={"request": prepared["request"], "signature": hx(sig)})
+
+    # reviews: the platform attests each order by its commitment (the order id stays with it), then submits
+    bodies = []
+    for i, p in enumerate(people):
+        att = {"orderCommitment": hx(order_commitment(p.order_id, a.merchant.address, PLATFORM_SALT)),
+               "merchant": a.merchant.address, "productId": hx(PRODUCT), "buyer": key(w.w3, f"buyer-{i}").address,
+               "purchasedAt": w.chain.now() - 3600}
+        signed = await ok(api, answers, f"purchase {i}", "POST", "/v1/purchases", json=att, headers=api.auth)
+        bodies.append({"productId": hx(PRODUCT), "merchant": a.merchant.address, "rating": p.rating,
+                       "text": p.text, "userId": p.user_id, "attestation": signed["attestation"],
+                       "attestationSignature": signed["signature"]})
+    for i, body in enumerate(bodies[:40]):
+        headers = {"Idempotency-Key": f"review-{i}"} if i % 3 == 0 else {}
+        await ok(api, answers, f"review {i}", "POST", "/v1/reviews", json=body, headers=headers)
+    batch = await ok(api, answers, "batch", "POST", "/v1/reviews/batch", json={"reviews": bodies[40:]})
+    assert batch["accepted"] == len(people) - 40
+    api.anchor()
+
+    # a purchase dispute, with the buyer's own key: evidence by hash and URI, the claimant by a commitment
+    buyer = key(w.w3, "buyer-dispute")
+    order = "TLO-2026-11-DISPUTE-1"
+    att = {"orderCommitment": hx(order_commitment(order, a.merchant.address, PLATFORM_SALT)),
+           "merchant": a.merchant.address, "productId": hx(PRODUCT), "buyer": buyer.address,
+           "purchasedAt": w.chain.now() - 3600}
+    signed = await ok(api, answers, "dispute purchase", "POST", "/v1/purchases", json=att, headers=api.auth)
+    attestation = (bytes.fromhex(att["orderCommitment"][2:]), a.merchant.address, PRODUCT, buyer.address,
+                   att["purchasedAt"])
+    claimant = keccak(CLAIMANT_ID.encode() + keccak(text="platform claimant salt"))
+    evidence = keccak(text=EVIDENCE_DOC)
+    opened = await relayed(api, answers, "dispute open", "/v1/disputes", buyer, dr.openPurchaseDispute(
+        attestation, bytes.fromhex(signed["signature"][2:]), claimant, keccak(text="category:damaged"), evidence,
+        "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"))
+    did = bytes.fromhex(opened["disputeId"][2:])
+    base = f"/v1/disputes/{hx(did)}"
+    await relayed(api, answers, "dispute response", f"{base}/response", a.merchant,
+                  dr.respond(did, keccak(text="merchant courier log"), "https://evidence.merchant.example/c/8812"))
+    await relayed(api, answers, "dispute evidence", f"{base}/evidence", buyer,
+                  dr.submitEvidence(did, keccak(text="second photo"), "ar://x9Yk2bT0oPq1"))
+    await relayed(api, answers, "dispute ruling", f"{base}/rulings", a.arbitrator,
+                  dr.rule(did, REFUND, 1999, keccak(text=RATIONALE)))
+
+    # a second purchase dispute, by a consumer without a wallet (the service's per-order custodial key)
+    custodial = {"orderCommitment": hx(order_commitment("TLO-2026-11-CUSTODY-1", a.merchant.address,
+                                                         PLATFORM_SALT)),
+                 "merchant": a.merchant.address, "productId": hx(PRODUCT), "purchasedAt": w.chain.now() - 3600}
+    catt = await ok(api, answers, "custodial purchase", "POST", "/v1/purchases/custodial", json=custodial,
+                    headers=api.auth)
+    copen = await ok(api, answers, "custodial open", "POST", f"/v1/custody/{custodial['orderCommitment']}/writes",
+                     params={"wait": 10}, headers=api.auth, json={"function": "openPurchaseDispute", "args": [
+                         catt["attestation"], catt["signature"], hx(claimant), hx(keccak(text="category:late")),
+                         hx(ZERO32), ""]})
+    cdid = bytes(dr.purchaseDisputeId(bytes.fromhex(custodial["orderCommitment"][2:])).call())
+    assert copen["status"] == "confirmed"
+
+    # the merchant challenges review 7 as fake; the arbitrator removes it
+    removed = 7
+    ch = await relayed(api, answers, "challenge", "/v1/disputes/challenges", a.merchant, dr.challengeReview(
+        removed, a.merchant.address, keccak(text="category:fake-review"), keccak(text="order logs"),
+        "ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"))
+    cid = bytes.fromhex(ch["disputeId"][2:])
+    await relayed(api, answers, "challenge response", f"/v1/disputes/{hx(cid)}/response", a.operator,
+                  dr.respond(cid, ZERO32, ""))
+    await relayed(api, answers, "challenge ruling", f"/v1/disputes/{hx(cid)}/rulings", a.arbitrator,
+                  dr.rule(cid, REVIEW_REMOVED, 0, keccak(text=RATIONALE)))
+
+    # the operator hides review 12 at once (illegal content), pending a ruling
+    hidden = 12
+    await ok(api, answers, "hide", "POST", "/v1/takedowns/hides", params={"wait": 10}, headers=api.auth,
+             json={"leafIndex": hidden, "reasonCode": hx(keccak(text="reason:doxxing"))})
+
+    w.chain.increase_time(APPEAL + 1)
+    await relayed(api, answers, "dispute final", f"{base}/finalization", a.stranger, dr.finalize(did))
+    await relayed(api, answers, "remedy report", f"{base}/remedy/report", a.merchant,
+                  dr.reportRemedy(did, keccak(text="refund transfer receipt")))
+    await relayed(api, answers, "remedy confirmation", f"{base}/remedy/confirmation", buyer, dr.confirmRemedy(did))
+    await relayed(api, answers, "challenge final", f"/v1/disputes/{hx(cid)}/finalization", a.stranger,
+                  dr.finalize(cid))
+    api.index()
+    await ok(api, answers, "rationale", "POST", f"/v1/disputes/{hx(did)}/rationales", json={"text": RATIONALE})
+    done = apply_takedowns(api.services)
+    assert (done.removed, done.hidden) == ([removed], [hidden])
+    return Scene(people, answers, strict_from, erased=3, removed=removed, hidden=hidden, disputes=[did, cid, cdid])
+
+
+async def read_everything(api: Api, scene: Scene, answers: dict[str, bytes]) -> None:
+    """Every read a consumer, an auditor or a page would make of the scene."""
+    n = len(scene.people)
+    for i in range(n):
+        await ok(api, answers, f"GET review {i}", "GET", f"/v1/reviews/{i}")
+    for i in (0, scene.erased, scene.removed, scene.hidden):
+        await ok(api, answers, f"GET bundle {i}", "GET", f"/v1/bundles/reviews/{i}")
+    await ok(api, answers, "GET leaves", "GET", "/v1/log/leaves", params={"start": 0, "end": n})
+    await ok(api, answers, "GET product", "GET", f"/v1/products/{hx(PRODUCT)}")
+    await ok(api, answers, "GET trust", "GET", f"/v1/merchants/{api.world.actors.merchant.address}/trust")
+    for did in scene.disputes:
+        await ok(api, answers, f"GET dispute {hx(did)[:10]}", "GET", f"/v1/disputes/{hx(did)}")
+    await ok(api, answers, "GET takedowns", "GET", "/v1/takedowns")
+    await ok(api, answers, "GET audit events", "GET", "/v1/audit/events", params={"limit": 1000})
+    page = await api.client.get(f"/p/{hx(PRODUCT)}", params={"all": 1})
+    assert page.status_code == 200, page.text
+    answers["consumer page"] = page.content
+
+
+# -- the test -------------------------------------------------------------------------------------------------
+
+
+async def test_nothing_personal_on_chain_nor_in_clear_and_no_salt_leaves_the_service(
+        service: Api, captured: Captured) -> None:
+    api, w = service, service.world
+    scene = await play(api)
+    people, db = scene.people, api.ledger.db
+    everyone = needles(people)
+    chain = Chain(w)
+
+    # -- the sealed content opens to exactly what was submitted; its salts are what the leaves commit to
+    sealed = sealed_contents(db)
+    assert sorted(sealed) == list(range(len(people)))
+    for i, (leaf_hash, _, salt, text) in sealed.items():
+        assert text.decode() == people[i].text
+        leaf = json.loads(api.ledger.reviews.leaves(i, i + 1)[0])
+        assert leaf["content"] == hx(hashlib.sha256(salt + text).digest())
+        assert hashlib.sha256(b"\x00" + api.ledger.reviews.leaves(i, i + 1)[0]).digest() == leaf_hash
+    salts = {f"review {i}": s for i, (_, _, s, _) in sealed.items()}
+    assert len(set(salts.values())) == len(people)  # one fresh salt per review
+
+    # -- erasure: the sealed content goes, the leaf row stays byte for byte, the API shows the hash only
+    e = scene.erased
+    with db.engine.connect() as conn:
+        leaf_row = dict(conn.execute(sa.text("SELECT * FROM log_leaves WHERE leaf_index = :i"), {"i": e})
+                        .mappings().one())
+    before = await ok(api, scene.answers, "before erasure", "GET", f"/v1/reviews/{e}")
+    assert before["text"] == people[e].text
+    erased = await ok(api, scene.answers, "erasure", "POST", f"/v1/reviews/{e}/erasure", headers=api.auth,
+                      json={"reason": ERASURE_REASON})
+    with db.engine.connect() as conn:
+        content_row = dict(conn.execute(sa.text("SELECT * FROM review_content WHERE leaf_index = :i"), {"i": e})
+                           .mappings().one())
+        assert dict(conn.execute(sa.text("SELECT * FROM log_leaves WHERE leaf_index = :i"), {"i": e})
+                    .mappings().one()) == leaf_row
+    assert content_row["ciphertext"] is None and content_row["erasure_reason"] == ERASURE_REASON
+    assert content_row["erased_ms"] is not None
+    assert e not in sealed_contents(db)
+    assert (erased["text"], erased["leafHash"], erased["leaf"]) == (None, before["leafHash"], before["leaf"])
+    assert erased["erasure"]["reason"] == ERASURE_REASON
+    assert set(erased) == {"leafIndex", "leafHash", "leaf", "acceptedAt", "visible", "text", "takedown",
+                           "erasure", "inclusion"}
+    assert set(erased["leaf"]) == {"v", "productId", "merchant", "rating", "content", "reviewer", "purchase",
+                                   "submittedAt"}
+    inc = erased["inclusion"]
+    verify_inclusion(e, inc["checkpoint"]["treeSize"], bytes.fromhex(erased["leafHash"][2:]),
+                     [bytes.fromhex(p[2:]) for p in inc["proof"]], bytes.fromhex(inc["checkpoint"]["rootHash"][2:]))
+    _, erased_ciphertext, _, _ = sealed[e]
+
+    # -- the chain: every transaction and log from block 0, plaintexts searched and every call decoded
+    found, txs, logs = scan_chain(w.w3, chain, everyone, strict_from=scene.strict_from)
+    assert found == []
+    assert txs >= 20 and logs >= 40  # the scene's writes were read, not an empty range
+    # ... and decoded, forwarded requests unwrapped: the checks above looked into each kind of write
+    assert {"TrustForwarder.execute", "CertificateRegistry.issue", "CertificateRegistry.anchor",
+            "ReviewLog.appendCheckpoint", "DisputeRegistry.openPurchaseDispute", "DisputeRegistry.respond",
+            "DisputeRegistry.submitEvidence", "DisputeRegistry.challengeReview", "DisputeRegistry.rule",
+            "DisputeRegistry.emergencyHide", "DisputeRegistry.confirmRemedy", "DisputeRegistry.Evidence",
+            "DisputeRegistry.PurchaseDisputeOpened", "DisputeRegistry.ReviewTakenDown", "ReviewLog.CheckpointAnchored",
+            "CertificateRegistry.CertificateIssued", "TrustForwarder.ExecutedForwardRequest"} <= chain.decoded
+
+    # -- the database: every row of every table; the erased review's ciphertext is nowhere either
+    found, rows = scan_database(db, everyone, salts)
+    assert found == [] and rows > 200
+    erased_blob = {"the erased ciphertext": erased_ciphertext}
+    assert scan_database(db, {}, erased_blob)[0] == []
+
+    # -- the API: what everyone can read, plus the answers of the scene's writes
+    answers = dict(scene.answers)
+    await read_everything(api, scene, answers)
+    answers.pop("before erasure")  # shown before the erasure, as it should have been
+    # A visible review shows its text, and with it whatever its author chose to write there (a name, a phone,
+    # an address). Nothing else personal may show: no user id, e-mail or order id of anyone, nothing of the
+    # evidence, and nothing at all of the reviews that are erased, taken down or hidden.
+    withheld = (e, scene.removed, scene.hidden)
+    hidden_texts = {label: value for label, value in everyone.items()
+                    if not label.startswith("consumer ") or label.split()[2] in ("email", "userId", "orderId")
+                    or int(label.split()[1]) in withheld}
+    shown = [f"consumer {i} text" for i in range(len(people)) if i not in withheld]
+    assert scan_answers(answers, hidden_texts, salts) == []
+    # the visible texts are shown (so the text search above looks where texts would be)
+    assert all(people[int(label.split()[1])].text.encode() in answers[f"GET review {label.split()[1]}"]
+               for label in shown)
+
+    # -- the service's own logs while the scene ran
+    assert [f for line in captured.lines for f in find_plaintexts("log", line, everyone | {
+        f"salt {k}": v.hex() for k, v in salts.items()})] == []
+    assert captured.lines  # the capture saw the service log (e.g. the erasure)
+
+    # -- and none of the checks above is blind: each finds a plaintext planted where it looks
+    person = people[5]
+    s = w.actors.stranger
+    raw = s.account.sign_transaction({
+        "to": s.address, "data": person.email.encode(), "value": 0, "gas": 100_000, "chainId": w.d.chain_id,
+        "gasPrice": w.w3.eth.gas_price * 2, "nonce": w.w3.eth.get_transaction_count(s.address)})
+    s.wait(w.w3.eth.send_raw_transaction(raw.raw_transaction))
+    found, _, _ = scan_chain(w.w3, chain, everyone, strict_from=scene.strict_from)
+    assert [re.sub(r"^block \d+ tx \S+ ", "", f) for f in found] == [
+        "calldata: consumer 5 email",
+        f"{len(person.email.encode())} bytes of calldata to {s.address}, not a TrustLedger contract"]
+    assert find_plaintexts("calldata", abi_encode(["string"], [person.name.encode().hex()]), everyone) == [
+        "calldata: consumer 5 name"]
+    planted = bytes.fromhex(w.d.disputes.encode_abi(
+        "submitEvidence", [scene.disputes[0], ZERO32, f"mailto:{person.email}"])[2:])
+    assert chain.call(w.d.disputes.address, planted, "") == [
+        f"DisputeRegistry.submitEvidence.uri: a string that is not an evidence URI ({7 + len(person.email)} characters)"]
+    planted_log = {"address": w.d.disputes.address,
+                   "data": abi_encode(["bytes32", "string"], [b"Alice".ljust(32, b"\0"), person.address]),
+                   "topics": [keccak(text="Evidence(bytes32,address,bytes32,string)"), scene.disputes[0],
+                              b"\x00" * 12 + bytes.fromhex(w.actors.merchant.address[2:])]}
+    assert chain.event(planted_log, "") == [
+        "DisputeRegistry.Evidence.evidenceHash: text in a bytes32",
+        f"DisputeRegistry.Evidence.uri: a string that is not an evidence URI ({len(person.address)} characters)"]
+    with db.write() as conn:
+        conn.execute(sa.text("INSERT INTO api_rationales (dispute_id, rationale_hash, text, published_ms) "
+                             "VALUES (:d, :h, :t, 0)"), {"d": ZERO32, "h": ZERO32, "t": f"per {person.user_id}"})
+    assert scan_database(db, everyone, salts)[0] == ["api_rationales.text: consumer 5 userId"]
+    leaked = json.dumps({"review": {"contentSalt": hx(salts["review 9"])}}).encode()
+    assert scan_answers({"planted": leaked}, {}, salts) == ["planted: the salt of review 9",
+                                                          "planted.review.contentSalt: a salt member"]
+    assert scan_answers({"planted": base64.b64encode(salts["review 2"])}, {}, salts) == [
+        "planted: the salt of review 2"]
+    assert find_plaintexts("log", f"user {person.order_id} erased".encode(), everyone) == [
+        "log: consumer 5 orderId"]
