@@ -141,10 +141,11 @@ def needles(people: list[Consumer]) -> dict[str, str]:
 
 
 def spellings(value: str) -> list[bytes]:
-    """The byte strings a plaintext would show as: its UTF-8, and its UTF-8 spelled in hex (as a contract
-    argument or a JSON member would carry it), each searched for case-insensitively."""
+    """The byte strings a plaintext would show as: its UTF-8, its UTF-8 spelled in hex (as a contract
+    argument or a JSON member would carry it), and its JSON string body with non-ASCII escaped (``\\u738b``),
+    each searched for case-insensitively."""
     raw = value.encode("utf-8")
-    return [raw.lower(), raw.hex().encode("ascii")]
+    return [raw.lower(), raw.hex().encode("ascii"), json.dumps(value)[1:-1].lower().encode("ascii")]
 
 
 def find_plaintexts(where: str, data: bytes, targets: dict[str, str]) -> list[str]:
@@ -705,3 +706,6 @@ async def test_nothing_personal_on_chain_nor_in_clear_and_no_salt_leaves_the_ser
         "planted: the salt of review 2"]
     assert find_plaintexts("log", f"user {person.order_id} erased".encode(), everyone) == [
         "log: consumer 5 orderId"]
+    cjk = people[3]
+    assert not cjk.name.isascii()  # json.dumps escapes it: the escaped spelling is searched too
+    assert find_plaintexts("json", json.dumps({"name": cjk.name}).encode(), everyone) == ["json: consumer 3 name"]
