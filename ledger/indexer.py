@@ -793,7 +793,8 @@ class _Event:
         return {"block_hash": self.block_hash, "tx_hash": self.tx_hash, "log_index": self.log_index,
                 "block_number": self.block_number, "block_time": self.block_time, "tx_index": self.tx_index,
                 "address": self.address, "contract": self.contract, "event": self.name,
-                "args": _dumps(self.args), "topics": self.topics, "data": self.data}
+                "args": _dumps(self.args), "topics": self.topics, "data": self.data,
+                **{column: _subject(self.args.get(argument), size) for column, argument, size in EVENT_SUBJECTS}}
 
     @classmethod
     def from_row(cls, r: Any) -> _Event:
@@ -801,6 +802,22 @@ class _Event:
                    tx_hash=bytes(r.tx_hash), tx_index=r.tx_index, log_index=r.log_index,
                    address=bytes(r.address), contract=r.contract, name=r.event, args=json.loads(r.args),
                    topics=bytes(r.topics), data=bytes(r.data))
+
+
+EVENT_SUBJECTS: tuple[tuple[str, str, int], ...] = (("merchant", "merchant", 20), ("product_id", "productId", 32),
+                                                    ("issuer", "issuer", 20))
+"""(``idx_events`` column, event argument, bytes): the subjects an auditor filters events by, kept as indexed
+columns beside the decoded arguments (NULL for an event without that argument)."""
+
+
+def _subject(value: Any, size: int) -> bytes | None:
+    """An address or 32-byte id argument (0x hex in the decoded JSON) as raw bytes; None for anything else."""
+    if isinstance(value, str) and len(value) == 2 + 2 * size and value[:2] in ("0x", "0X"):
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError:
+            return None
+    return None
 
 
 def _dumps(args: Mapping[str, Any]) -> str:

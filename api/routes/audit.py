@@ -147,10 +147,9 @@ class EventFilter:
     """The query's filters as SQL conditions over ``idx_events``.
 
     ``contract``/``event`` use the (contract, event) index, block ranges and the cursor the (block, log index)
-    one; ``merchant``, ``product`` and ``issuer`` match the decoded argument of that name in the stored JSON
-    (``"merchant":"0x…"``): no index serves them (some of those arguments are not indexed topics on chain, e.g.
-    ``CertificateIssued.issuer``, so the raw topics cannot answer either), they narrow what the other filters
-    select by scanning it.
+    one; ``merchant``, ``product`` and ``issuer`` match the event's argument of that name, which the indexer
+    keeps as an indexed column beside the decoded JSON (``merchant``, ``product_id``, ``issuer``; some of those
+    arguments are not indexed topics on chain, e.g. ``CertificateIssued.issuer``), each index in chain order.
     """
 
     contract: str | None = None
@@ -170,11 +169,12 @@ class EventFilter:
             out.append(c.contract == self.contract)
         if self.events:
             out.append(c.event.in_(self.events))
-        for name, value in (("merchant", self.merchant), ("issuer", self.issuer),
-                            ("productId", None if self.product is None else hex_of(self.product))):
-            if value is not None:
-                # the stored JSON is compact with sorted keys (ledger.indexer._dumps): a member is spelt exactly so
-                out.append(c.args.contains(json.dumps({name: value}, separators=(",", ":"))[1:-1], autoescape=True))
+        if self.merchant is not None:
+            out.append(c.merchant == bytes.fromhex(self.merchant[2:]))
+        if self.issuer is not None:
+            out.append(c.issuer == bytes.fromhex(self.issuer[2:]))
+        if self.product is not None:
+            out.append(c.product_id == bytes(self.product))
         if self.from_block is not None:
             out.append(c.block_number >= self.from_block)
         if self.to_block is not None:
@@ -246,11 +246,11 @@ EventQ = Annotated[list[str] | None, Query(max_length=MAX_EVENT_NAMES, descripti
     "event name(s), e.g. CertificateIssued; repeat for several (any of them)"))]
 ContractQ = Annotated[ContractName | None, Query(description="the emitting contract, by name")]
 MerchantQ = Annotated[Address | None, Query(description=(
-    "events whose `merchant` argument is this address (no index: scans what the other filters select)"))]
+    "events whose `merchant` argument is this address"))]
 ProductQ = Annotated[Hash32 | None, Query(description=(
-    "events whose `productId` argument is this id (no index: scans what the other filters select)"))]
+    "events whose `productId` argument is this id"))]
 IssuerQ = Annotated[Address | None, Query(description=(
-    "events whose `issuer` argument is this address (no index: scans what the other filters select)"))]
+    "events whose `issuer` argument is this address"))]
 FromBlockQ = Annotated[int | None, Query(alias="fromBlock", ge=0, le=BLOCK_MAX, description="first block (inclusive)")]
 ToBlockQ = Annotated[int | None, Query(alias="toBlock", ge=0, le=BLOCK_MAX, description="last block (inclusive)")]
 SinceQ = Annotated[int | None, Query(ge=0, le=UINT40_MAX, description="earliest block time, unix seconds (inclusive)")]

@@ -201,9 +201,16 @@ idx_events = Table(
     Column("args", Text, nullable=False, comment="decoded arguments: JSON, bytes as 0x hex, wide ints as strings"),
     Column("topics", LargeBinary, nullable=False, comment="the raw topics, concatenated"),
     Column("data", LargeBinary, nullable=False),
+    Column("merchant", LargeBinary(20), nullable=True, comment="the event's merchant argument, if it has one"),
+    Column("product_id", LargeBinary(32), nullable=True, comment="the event's productId argument, if it has one"),
+    Column("issuer", LargeBinary(20), nullable=True, comment="the event's issuer argument, if it has one"),
 )
 Index("ix_idx_events_position", idx_events.c.block_number, idx_events.c.log_index)
 Index("ix_idx_events_contract_event", idx_events.c.contract, idx_events.c.event)
+# the auditor's subject filters, each in chain order (GET /v1/audit/events?merchant=|product=|issuer=)
+Index("ix_idx_events_merchant", idx_events.c.merchant, idx_events.c.block_number, idx_events.c.log_index)
+Index("ix_idx_events_product_id", idx_events.c.product_id, idx_events.c.block_number, idx_events.c.log_index)
+Index("ix_idx_events_issuer", idx_events.c.issuer, idx_events.c.block_number, idx_events.c.log_index)
 
 idx_parameters = Table(
     "idx_parameters",

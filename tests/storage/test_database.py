@@ -17,7 +17,7 @@ def test_migrations_build_the_declared_schema(database: Database) -> None:
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == []
-    assert database.revision() == "0006"
+    assert database.revision() == "0007"
 
 
 def test_migrate_twice_is_a_no_op(database: Database) -> None:
@@ -88,3 +88,33 @@ def test_scratch_schema_is_isolated_and_dropped(_pg_status: str | None) -> None:
                             {"n": name}).scalar_one()
     admin.dispose()
     assert left == 0
+
+
+def test_migration_0007_fills_the_subject_columns_of_events_indexed_before(database: Database) -> None:
+    """An index built before the subject columns existed: after ``migrate()`` its events are found by merchant,
+    product and issuer as new ones are (the values from their decoded arguments; NULL where there is none)."""
+    from alembic import command
+
+    with database.engine.begin() as conn:
+        command.downgrade(database._alembic_config(conn), "0006")
+    merchant, product, issuer = "0x" + "ab" * 20, "0x" + "cd" * 32, "0x" + "ef" * 20
+    events = sa.table("idx_events", *(sa.column(c) for c in (
+        "block_hash", "tx_hash", "log_index", "block_number", "block_time", "tx_index", "address", "contract",
+        "event", "args", "topics", "data")))
+    base = {"tx_hash": b"\x02" * 32, "block_number": 5, "block_time": 100, "tx_index": 0, "address": b"\x03" * 20,
+            "contract": "CertificateRegistry", "topics": b"", "data": b""}
+    with database.write() as conn:
+        conn.execute(events.insert(), [
+            {**base, "block_hash": b"\x01" * 32, "log_index": 0, "event": "CertificateIssued",
+             "args": f'{{"issuer":"{issuer}","merchant":"{merchant}","productId":"{product}"}}'},
+            {**base, "block_hash": b"\x01" * 32, "log_index": 1, "event": "CertificateRevoked",
+             "args": '{"id":"0x' + "00" * 32 + '"}'}])
+    database.migrate()
+    from ledger.storage.schema import idx_events
+
+    with database.read() as conn:
+        rows = conn.execute(sa.select(idx_events.c.log_index, idx_events.c.merchant, idx_events.c.product_id,
+                                      idx_events.c.issuer).order_by(idx_events.c.log_index)).all()
+    assert [tuple(r) for r in rows] == [
+        (0, bytes.fromhex(merchant[2:]), bytes.fromhex(product[2:]), bytes.fromhex(issuer[2:])),
+        (1, None, None, None)]
