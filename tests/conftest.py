@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import hypothesis
 import pytest
 from eth_account import Account
 from eth_utils import keccak
@@ -19,12 +20,18 @@ from ledger.eip712 import sign_forward_request
 from ledger.errors import ContractError
 
 from . import devchain
+from .fuzz import SCALE as FUZZ_SCALE
 
 STANDARD = keccak(text="std:GB/T 19001-2016")
 OTHER_STANDARD = keccak(text="std:ISO 22000")
 ACT_DELAY = 2 * 24 * 3600
 ACTOR_NAMES = ("admin", "governor", "issuer", "issuer2", "merchant", "merchant2", "operator",
                "arbitrator", "relayer", "stranger", "order_signer")
+
+
+if FUZZ_SCALE > 1:  # make fuzz: property tests without their own max_examples draw this many
+    hypothesis.settings.register_profile("fuzz", max_examples=100 * FUZZ_SCALE, deadline=None)
+    hypothesis.settings.load_profile("fuzz")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -44,6 +44,7 @@ from ledger.manifest import Manifest
 from ledger.verify import LeafList, ReasonCode, Verdict
 
 from ..conftest import World
+from ..fuzz import examples
 from .test_certificates import make_cert
 from .test_disputes import Outcome, T
 from .test_verify import REASON, anchor, issue, leaf_store
@@ -393,7 +394,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.binary(max_size=300) | st.text(max_size=300) | json_values)
 def test_parse_bundle_raises_only_invalid_bundle_on_anything(data: Any) -> None:
     try:
@@ -418,7 +419,7 @@ def test_no_mutation_of_a_valid_bundle_is_accepted(world: World, scene: Scene, k
     doc = scene.certificate if kind == "certificate" else scene.review
     original = parse_bundle(doc)
 
-    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(120), deadline=None, suppress_health_check=list(HealthCheck))
     @given(mutated=_mutations(doc))
     def check(mutated: Any) -> None:
         try:

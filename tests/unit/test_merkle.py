@@ -31,6 +31,8 @@ from ledger.merkle import (
     verify_inclusion,
 )
 
+from ..fuzz import examples
+
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "testdata" / "merkle"
 GENERATOR = REPO / "scripts" / "gen_merkle_vectors.py"
@@ -42,7 +44,7 @@ ERRORS: dict[str, type[Exception]] = {
 }
 
 PROPERTY = settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

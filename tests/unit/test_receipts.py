@@ -35,6 +35,8 @@ from ledger.receipts import (
     verify_receipt,
 )
 
+from ..fuzz import examples
+
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "testdata" / "reviews" / "receipt"
 ERRORS: dict[str, type[Exception]] = {
@@ -180,7 +182,7 @@ addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 chain_ids = st.one_of(st.integers(1, 2**256 - 1), st.sampled_from([1, 10, 137, 8453, 31337, 2**256 - 1]))
 
 
-@settings(PROPERTY, max_examples=200)
+@settings(PROPERTY, max_examples=examples(200))
 @given(
     leaf=st.binary(min_size=32, max_size=32),
     index=uint64,
@@ -379,7 +381,7 @@ def test_receipt_from_json_rejects_nan_and_non_objects() -> None:
 keys = st.integers(1, SECP256K1_N - 1).map(lambda k: k.to_bytes(32, "big"))
 
 
-@settings(PROPERTY, max_examples=300)
+@settings(PROPERTY, max_examples=examples(300))
 @given(
     key=keys,
     leaf=st.binary(min_size=32, max_size=32),
@@ -421,7 +423,7 @@ def flip(receipt: Receipt, field: str, bit: int) -> Receipt:
     return dataclasses.replace(receipt, **changes)
 
 
-@settings(PROPERTY, max_examples=1200)
+@settings(PROPERTY, max_examples=examples(1200))
 @given(base=st.sampled_from(FIXED), field=st.sampled_from(FIELDS), bit=st.integers(0, 65 * 8 - 1))
 def test_any_single_bit_flip_fails_verification(base: Receipt, field: str, bit: int) -> None:
     try:

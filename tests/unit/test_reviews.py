@@ -39,6 +39,8 @@ from ledger.reviews import (
     reviewer_pseudonym,
 )
 
+from ..fuzz import examples
+
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "testdata" / "reviews" / "leaf"
 GENERATOR = REPO / "scripts" / "gen_review_vectors.py"
@@ -422,7 +424,7 @@ def reformat(obj: dict[str, Any], rnd: random.Random) -> str:
     return rnd.choice(ws) + "{" + ",".join(parts) + "}" + rnd.choice(ws)
 
 
-@settings(PROPERTY, max_examples=400)
+@settings(PROPERTY, max_examples=examples(400))
 @given(leaf=leaves, seed=st.integers(0, 2**32))
 def test_valid_leaves_round_trip(leaf: ReviewLeaf, seed: int) -> None:
     canonical = leaf.canonical_bytes()
@@ -475,7 +477,7 @@ def mutate(data: bytes, tape: bytes) -> bytes:
     return bytes(out)
 
 
-@settings(PROPERTY, max_examples=2500)
+@settings(PROPERTY, max_examples=examples(2500))
 @given(base=st.sampled_from(BASE_LEAVES), tape=st.binary(min_size=4, max_size=16))
 def test_mutated_leaf_bytes_are_rejected_or_are_exactly_canonical(base: ReviewLeaf, tape: bytes) -> None:
     original = base.canonical_bytes()
@@ -506,7 +508,7 @@ json_values = st.recursive(
 )
 
 
-@settings(PROPERTY, max_examples=300)
+@settings(PROPERTY, max_examples=examples(300))
 @given(
     leaf=leaves,
     member=st.sampled_from([*CANONICAL_ORDER, "extra", "V", "rating "]),
@@ -557,7 +559,7 @@ leaves_any_case = st.builds(
 )
 
 
-@settings(PROPERTY, max_examples=2000)
+@settings(PROPERTY, max_examples=examples(2000))
 @given(leaf=leaves_any_case)
 def test_canonical_bytes_are_rfc8785_of_the_json_form(leaf: ReviewLeaf) -> None:
     # ReviewLeaf.canonical_bytes is a format string (the hot path of every append); rfc8785 is the reference.
