@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, demo, deploy, export, reindex, up, verify
+from . import audit, demo, deploy, export, mirror, reindex, up, verify
 
 app = typer.Typer(name="trustledger", help="TrustLedger: certificates, an append-only review log, disputes.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -26,6 +26,7 @@ app.command("reindex")(reindex.reindex)
 app.add_typer(export.app, name="export")
 app.command("verify")(verify.verify)
 app.command("audit")(audit.audit)
+app.command("mirror")(mirror.mirror)
 app.command("demo")(demo.demo)
 
 
