@@ -282,6 +282,10 @@ class LogMirror:
         _sqlite_hooks(self._engine)
         try:
             with self._write() as conn:
+                tables = set(sa.inspect(conn).get_table_names())
+                if tables and _state.name not in tables:
+                    raise MirrorMismatch(f"{self.path} is a database but not a mirror (it has the tables "
+                                         f"{', '.join(sorted(tables)[:5])}): refusing to write into it")
                 _metadata.create_all(conn)
                 row = conn.execute(sa.select(_state).where(_state.c.id == 1)).first()
                 if row is None:
@@ -494,7 +498,9 @@ class LogMirror:
     def _load(self, conn: Connection) -> _State:
         """The state row, checked against itself and the latest stored checkpoint (cheap: no leaf is read),
         so that a damaged file is refused before anything is appended to it."""
-        row = conn.execute(sa.select(_state).where(_state.c.id == 1)).one()
+        row = conn.execute(sa.select(_state).where(_state.c.id == 1)).first()
+        if row is None:
+            raise MirrorCorrupt(f"{self.path}: the mirror's state row is missing")
         size = int(row.size)
         try:
             rng = CompactRange.from_bytes(size, bytes(row.compact_range))

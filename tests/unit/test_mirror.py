@@ -338,6 +338,10 @@ def test_a_path_that_is_not_a_mirror_file_is_unavailable(tmp_path: Path) -> None
         LogMirror(tmp_path / "junk.db")
     with pytest.raises(MirrorUnavailable):
         LogMirror(tmp_path)  # a directory
+    with sqlite3.connect(tmp_path / "service.db") as db:
+        db.execute("CREATE TABLE reviews (id INTEGER)")
+    with pytest.raises(MirrorMismatch, match="is a database but not a mirror .* reviews"):
+        LogMirror(tmp_path / "service.db")  # e.g. the service's own database given as --out
 
 
 # ------------------------------------------------------------------------------------------------ fuzz
