@@ -23,6 +23,7 @@ up: deps ## the embedded default: local chain (state kept on disk), contracts de
 test: deps ## everything: lint and types, artifacts and vectors reproduced, all suites on py-evm, the node suites on Hardhat
 	$(VENV)/bin/ruff check ledger api cli tests scripts
 	$(VENV)/bin/mypy
+	$(NODE_DIR)/node_modules/.bin/solhint --max-warnings 0 'contracts/**/*.sol'
 	$(PY) -m ledger.compile --check
 	$(PY) scripts/gen_merkle_vectors.py --check
 	$(PY) scripts/gen_review_vectors.py --check
@@ -75,6 +76,9 @@ hammer: deps ## 60 s of random writes by 16 clients on its own Anvil + service, 
 lint: deps
 	$(VENV)/bin/ruff check ledger api cli tests scripts
 	$(VENV)/bin/mypy
+
+lint-sol: deps ## solhint over contracts/ with .solhint.json (its rule choices: SECURITY.md); any warning fails
+	$(NODE_DIR)/node_modules/.bin/solhint --max-warnings 0 'contracts/**/*.sol'
 
 reset: ## forget the local chain's state and deployment
 	$(PY) -m ledger.devnet reset

@@ -7,7 +7,6 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 
 import {ICertificateRegistry} from "./interfaces/ICertificateRegistry.sol";
 import {ITrustGovernance} from "./interfaces/ITrustGovernance.sol";
-import {ProductId} from "./types/Ids.sol";
 
 /// @title CertificateRegistry
 /// @notice Product quality certificates and spot-check results from accredited inspection bodies.
