@@ -15,7 +15,7 @@ NODE_SUITES := $(addprefix tests/chain/,test_smoke.py test_sender.py test_indexe
 	test_checkpointer.py test_manifest.py test_service.py test_verify.py test_bundle.py test_disputes_smoke.py \
 	test_tally.py)
 
-.PHONY: up test deps compile test-fast test-hardhat test-node fuzz-api bench-gas bench-reviews bench-checkpoints bench-api hammer lint clean reset
+.PHONY: up test deps compile test-fast test-hardhat test-node fuzz fuzz-api bench-gas bench-reviews bench-checkpoints bench-api hammer lint clean reset
 
 up: deps ## the embedded default: local chain (state kept on disk), contracts deployed on first start, the API on :8000
 	$(PY) -m cli.main up
@@ -33,6 +33,14 @@ test: deps ## everything: lint and types, artifacts and vectors reproduced, all 
 
 test-fast: deps ## the suites on py-evm only
 	$(PY) -m pytest -q
+
+FUZZ_SUITES := tests/unit/test_merkle.py tests/unit/test_receipts.py tests/unit/test_reviews.py \
+	tests/unit/test_vault.py tests/unit/test_signals.py tests/chain/test_bundle.py
+
+fuzz: deps ## Hypothesis over the parsers and verifiers at 10x make test's examples; prints the cases run
+	TRUSTLEDGER_FUZZ_SCALE=10 $(PY) -m pytest -q -p no:cacheprovider --hypothesis-show-statistics $(FUZZ_SUITES) \
+		> $(VENV)/fuzz.log; status=$$?; tail -1 $(VENV)/fuzz.log; $(PY) scripts/count_cases.py $(VENV)/fuzz.log; \
+		exit $$status
 
 fuzz-api: deps ## schemathesis over the API with 200 examples per operation (make test runs 30)
 	TRUSTLEDGER_SCHEMATHESIS_EXAMPLES=200 $(PY) -m pytest -q -s tests/api/test_schemathesis.py
