@@ -35,7 +35,7 @@ test-fast: deps ## the suites on py-evm only
 	$(PY) -m pytest -q
 
 FUZZ_SUITES := tests/unit/test_merkle.py tests/unit/test_receipts.py tests/unit/test_reviews.py \
-	tests/unit/test_vault.py tests/unit/test_signals.py tests/chain/test_bundle.py
+	tests/unit/test_vault.py tests/unit/test_signals.py tests/unit/test_mirror.py tests/chain/test_bundle.py
 
 fuzz: deps ## Hypothesis over the parsers and verifiers at 10x make test's examples; prints the cases run
 	TRUSTLEDGER_FUZZ_SCALE=10 $(PY) -m pytest -q -p no:cacheprovider --hypothesis-show-statistics $(FUZZ_SUITES) \

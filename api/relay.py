@@ -300,7 +300,10 @@ class Relay:
         sender = self.s.ledger.relayer_sender
         assert sender is not None
         try:
-            self.forwarder.functions.execute(self._tuple(req, signature)).call({"from": sender.address})
+            # against the pending block: what the next block will see (an idle chain's latest block can be
+            # minutes old, and a record dated now would seem to be from the future)
+            self.forwarder.functions.execute(self._tuple(req, signature)).call({"from": sender.address},
+                                                                              block_identifier="pending")
         except Exception as exc:
             error = revert_of(exc)
             if error is None:

@@ -1417,6 +1417,10 @@ class ReviewLogService:
                 sa.update(review_content).where(review_content.c.leaf_index == index)
                 .values(ciphertext=None, erased_ms=at_ms, erasure_reason=reason)
             )
+        try:  # the old ciphertext must not live on in the write-ahead log
+            self._db.purge()
+        except Exception as exc:  # noqa: BLE001 - the erasure itself is committed; a busy WAL is purged later
+            _log.warning("could not purge the database after erasing leaf %d: %r", index, exc)
         return Erasure(index, at_ms, reason)
 
     def take_down(self, leaf_index: int, *, kind: TakedownKind, ref: bytes) -> Takedown:

@@ -131,7 +131,7 @@ def emergency_hide(body: HideIn, s: ServicesDep, relay: RelayDep, response: Resp
     entry = sender.entry(key)
     if entry is None:  # a retry is answered from the outbox; a new hide is simulated first
         try:
-            call.call({"from": sender.address})
+            call.call({"from": sender.address}, block_identifier="pending")
         except Exception as exc:
             error = revert_of(exc)
             if error is None:

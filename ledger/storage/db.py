@@ -80,6 +80,7 @@ class Database:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # freed pages zeroed: erased review text leaves no copy there
             cur.close()
 
         @event.listens_for(self.engine, "begin")
@@ -111,6 +112,14 @@ class Database:
                 yield conn
         except OperationalError as exc:
             raise self._unavailable(exc) from exc
+
+    def purge(self) -> None:
+        """Drop what the database still holds of overwritten or deleted rows, where it can do so online: on
+        SQLite a truncating WAL checkpoint (with ``secure_delete``, the pages freed are zeroed); on PostgreSQL
+        nothing (old row versions go with (auto)vacuum, and from backups only as those expire)."""
+        if self.dialect == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def locked(self, query: Select[Any]) -> Select[Any]:
         """``query`` with a row lock where the database has one (SQLite's write transaction is the lock)."""
