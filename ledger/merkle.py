@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from ledger.errors import InvalidInput, InvalidProof, RootMismatch
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "Checkpoint",
     "CompactRange",
     "MerkleTree",
     "consistency_proof_from_leaf_hashes",
@@ -368,6 +370,21 @@ def verify_consistency(
 # --------------------------------------------------------------------------------------------------------
 # In-memory append-only tree
 # --------------------------------------------------------------------------------------------------------
+
+
+class Checkpoint(Protocol):
+    """An anchored checkpoint of a log: its index on chain, the tree size and root it commits to. What the
+    index keeps (``ledger.indexer.CheckpointRecord``) and what is read from the chain's events
+    (``cli._chainlog.AnchoredCheckpoint``) both fit; verifiers take either."""
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def root(self) -> bytes: ...
 
 
 class CompactRange:

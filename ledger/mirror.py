@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
 from ledger.errors import InvalidInput, LedgerError, VerificationError
-from ledger.merkle import EMPTY_ROOT, HASH_SIZE, CompactRange, leaf_hash
+from ledger.merkle import EMPTY_ROOT, HASH_SIZE, Checkpoint, CompactRange, leaf_hash
 from ledger.reviews import InvalidReviewLeaf, parse_review_leaf
 
 __all__ = [
@@ -139,18 +139,9 @@ class LeafSourceError(LedgerError):
 # --------------------------------------------------------------------------------------------------------
 
 
-class Anchored(Protocol):
-    """An anchored checkpoint as read from the chain: ``cli._chainlog.AnchoredCheckpoint`` and
-    ``ledger.indexer.CheckpointRecord`` both fit."""
-
-    @property
-    def index(self) -> int: ...
-
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def root(self) -> bytes: ...
+Anchored = Checkpoint
+"""An anchored checkpoint as read from the chain (``cli._chainlog.AnchoredCheckpoint`` and
+``ledger.indexer.CheckpointRecord`` both fit)."""
 
 
 class LeafSource(Protocol):

@@ -47,6 +47,7 @@ from .trust import (
     checksum_address,
     leaf_store,
     proved_leaves,
+    remedy_track,
     trust_profile,
 )
 from .verify import (
@@ -82,7 +83,6 @@ OUTCOMES: Mapping[int, str] = {1: "refund", 2: "replacement", 3: "partialRefund"
 
 DISPUTE_KINDS: Mapping[int, str] = {0: "purchase", 1: "reviewChallenge"}
 
-_REMEDY_OUTCOMES = (1, 2, 3)
 _GOVERNANCE_ISSUER_EVENTS = ("IssuerAccredited", "IssuerScopeSet", "IssuerSuspended", "IssuerRestored",
                              "IssuerKeyCompromised")
 
@@ -584,22 +584,14 @@ def _disputes(records: Sequence[DisputeRecord], as_of: int) -> tuple[ProductDisp
         history = tuple(h for h in r.history if h.block_time <= as_of)
         if not history:
             continue  # opened after as_of
-        ruling = outcome = remedy = None
+        ruling = None
         by_default = False
         for h in history:
             if h.event == "DisputeRuled":
                 ruling, by_default = OUTCOMES.get(int(h.args["outcome"])), by_default or bool(h.args["byDefault"])
-            elif h.event == "DisputeFinal":
-                outcome = OUTCOMES.get(int(h.args["outcome"]))
-                remedy = "due" if int(h.args["outcome"]) in _REMEDY_OUTCOMES else None
-            elif h.event == "RemedyReported":
-                remedy = "reported"
-            elif h.event == "RemedyConfirmed":
-                remedy = "fulfilled"
-            elif h.event == "RemedyContested":
-                remedy = "contested"
-            elif h.event == "RemedyRuled":
-                remedy = "fulfilled" if h.args["fulfilled"] else "due"
+        track = remedy_track(history)
+        outcome = OUTCOMES.get(track.outcome) if track.outcome else None
+        remedy = track.state or None
         out.append(ProductDispute(
             dispute_id=r.dispute_id, kind=DISPUTE_KINDS[r.kind], merchant=r.merchant,
             leaf_index=int.from_bytes(r.subject, "big") if r.kind == 1 else None, category=r.category,

@@ -36,7 +36,7 @@ from .indexer import SPOT_CHECK_FAIL, HistoryEntry, Indexer, IndexPosition
 from .merkle import MerkleTree
 from .reviewlog import LogCorrupted
 from .reviews import parse_review_leaf
-from .trust import REMEDY_PERIOD
+from .trust import REMEDY_PERIOD, remedy_track
 
 __all__ = [
     "DAY",
@@ -75,7 +75,6 @@ KINDS = ("review-burst", "rating-shift", "dispute-surge", "revocation-spike", "s
          "remedy-unpaid")
 SUBJECT_TYPES = ("merchant", "product", "reviewer", "issuer")
 
-_REMEDY_OUTCOMES = (1, 2, 3)  # IDisputeRegistry.Outcome: Refund, Replacement, PartialRefund
 _REMEDY_EVENTS = frozenset({"PurchaseDisputeOpened", "DisputeRuled", "DisputeFinal", "RemedyReported",
                             "RemedyConfirmed", "RemedyContested", "RemedyRuled"})
 
@@ -538,30 +537,13 @@ def unpaid_remedy(case: RemedyCase, as_of: int) -> UnpaidRemedy | None:
     ordering a remedy starts a clock of :data:`REMEDY_PERIOD`; a report the claimant does not contest before its
     confirm deadline counts as paid, a confirmation or a ``RemedyRuled(fulfilled)`` pays it, a contest holds it
     (pending a ruling), a ``RemedyRuled(not fulfilled)`` makes it due again on the original clock."""
-    outcome, remedy, due_since, amount = 0, "", 0, "0"
-    events: list[EventRef] = []
-    for e in case.history:
-        if e.block_time > as_of:
-            break
-        if e.event == "DisputeRuled":
-            amount = str(e.args.get("remedyAmount", "0"))
-        elif e.event == "DisputeFinal":
-            outcome, due_since = int(e.args["outcome"]), e.block_time
-            if outcome in _REMEDY_OUTCOMES:
-                remedy, events = "due", [EventRef.of(e, case.dispute_id)]
-        elif e.event == "RemedyReported":
-            remedy = "reported"  # paid once the claimant's confirm window passes, pending until then: never unpaid
-        elif e.event == "RemedyConfirmed":
-            remedy = "fulfilled"
-        elif e.event == "RemedyContested":
-            remedy = "contested"
-        elif e.event == "RemedyRuled":
-            remedy = "fulfilled" if e.args["fulfilled"] else "due"
-            if not e.args["fulfilled"]:
-                events.append(EventRef.of(e, case.dispute_id))
-    if remedy == "due" and as_of > due_since + REMEDY_PERIOD:
-        return UnpaidRemedy(case.dispute_id, outcome, amount, due_since, due_since + REMEDY_PERIOD, tuple(events))
-    return None
+    history = [e for e in case.history if e.block_time <= as_of]
+    track = remedy_track(history)  # a report is paid once its confirm window passes, pending until: never unpaid
+    if track.state != "due" or as_of <= track.due_since + REMEDY_PERIOD:
+        return None
+    amount = next((str(e.args.get("remedyAmount", "0")) for e in reversed(history) if e.event == "DisputeRuled"), "0")
+    return UnpaidRemedy(case.dispute_id, track.outcome, amount, track.due_since, track.due_since + REMEDY_PERIOD,
+                        tuple(EventRef.of(e, case.dispute_id) for e in track.due_events))
 
 
 def _remedy_signal(rule: Rule, merchant: str, cases: Sequence[RemedyCase], as_of: int) -> Signal | None:

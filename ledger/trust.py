@@ -58,6 +58,7 @@ __all__ = [
     "DisputeCounts",
     "IndexedLeafStore",
     "ReadOnce",
+    "RemedyTrack",
     "ReviewCounts",
     "SanctionCounts",
     "SanctionEvent",
@@ -67,6 +68,7 @@ __all__ = [
     "checksum_address",
     "clear_leaf_caches",
     "leaf_caches",
+    "remedy_track",
     "score",
     "trust_profile",
 ]
@@ -214,18 +216,7 @@ def leaf_store(leaves: Leaves) -> IndexedLeafStore | None:
     return leaves
 
 
-class _Checkpoint(Protocol):
-    @property
-    def index(self) -> int: ...
-
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def root(self) -> bytes: ...
-
-
-C = TypeVar("C", bound=_Checkpoint)
+C = TypeVar("C", bound=merkle.Checkpoint)
 
 
 class ProvedLeaf(NamedTuple):
@@ -679,6 +670,46 @@ def _certificates(view: IndexView, data: MerchantTrustData, as_of: int) -> Certi
     return CertificateCounts(by_kind=(by_kind[0], by_kind[1], by_kind[2]), **by_status)
 
 
+@dataclass(frozen=True)
+class RemedyTrack:
+    """Where a purchase dispute's remedy stands after a history (events in chain order, up to some moment),
+    before any deadline is applied: the one reading of the remedy events that the trust profile, the product
+    record and the early-warning signals share."""
+
+    outcome: int
+    """The final outcome (``IDisputeRegistry.Outcome``), 0 while not final."""
+    state: str
+    """"" (no remedy ordered), "due", "reported", "fulfilled" or "contested"."""
+    due_since: int
+    """Block time of the final ruling: the remedy period runs from it (a later ``RemedyRuled(false)`` keeps it)."""
+    confirm_deadline: int
+    """The last report's confirm deadline (0 without a report)."""
+    due_events: tuple[HistoryEntry, ...]
+    """The final ruling that ordered the remedy and every ``RemedyRuled(fulfilled=false)`` after it."""
+
+
+def remedy_track(history: Iterable[HistoryEntry]) -> RemedyTrack:
+    """Fold a dispute's events into its :class:`RemedyTrack` (pass only the events up to the moment asked)."""
+    outcome, state, due_since, confirm_deadline = 0, "", 0, 0
+    due: list[HistoryEntry] = []
+    for e in history:
+        if e.event == "DisputeFinal":
+            outcome, due_since = int(e.args["outcome"]), e.block_time
+            if outcome in _REMEDY_OUTCOMES:
+                state, due = "due", [e]
+        elif e.event == "RemedyReported":
+            state, confirm_deadline = "reported", int(e.args["confirmDeadline"])
+        elif e.event == "RemedyConfirmed":
+            state = "fulfilled"
+        elif e.event == "RemedyContested":
+            state = "contested"
+        elif e.event == "RemedyRuled":
+            state = "fulfilled" if e.args["fulfilled"] else "due"  # the clock keeps the final ruling's time
+            if not e.args["fulfilled"]:
+                due.append(e)
+    return RemedyTrack(outcome, state, due_since, confirm_deadline, tuple(due))
+
+
 def _disputes(data: MerchantTrustData, as_of: int) -> DisputeCounts:
     c: Counter[str] = Counter()
     final = dict.fromkeys(_OUTCOME_NAMES, 0)
@@ -697,20 +728,9 @@ def _disputes(data: MerchantTrustData, as_of: int) -> DisputeCounts:
             c["response_pending"] += 1
         if any(e.event == "DisputeRuled" and e.args["byDefault"] for e in history):
             c["default"] += 1
-        outcome, remedy, due_since, confirm_deadline = 0, "", 0, 0
-        for e in history:
-            if e.event == "DisputeFinal":
-                outcome, due_since = int(e.args["outcome"]), e.block_time
-                if outcome in _REMEDY_OUTCOMES:
-                    remedy = "due"
-            elif e.event == "RemedyReported":
-                remedy, confirm_deadline = "reported", int(e.args["confirmDeadline"])
-            elif e.event == "RemedyConfirmed":
-                remedy = "fulfilled"
-            elif e.event == "RemedyContested":
-                remedy = "contested"
-            elif e.event == "RemedyRuled":
-                remedy = "fulfilled" if e.args["fulfilled"] else "due"  # the clock keeps the final ruling's time
+        track = remedy_track(history)
+        outcome, remedy, due_since, confirm_deadline = track.outcome, track.state, track.due_since, \
+            track.confirm_deadline
         if outcome == 0:
             c["not_final"] += 1
             continue
