@@ -1,14 +1,16 @@
 """The consumer page, ``GET /p/{productId}``: a product's record for people, and a check they can run themselves.
 
-What a shopper sees (docs/consumer-page.md): every certificate of the product with its status and its issuer's
-accreditation when it was issued, the review summary and each review with its inclusion status, the disputes
-and their outcomes, each merchant's trust profile beside its inputs, and "verify it yourself": the chain, the
-contract addresses, the checkpoint the reviews were proved against, proof bundles to download, and a QR code of
-the page's own address.
+What a shopper sees (docs/consumer-page.md): first, the early-warning signals raised for the product and its
+merchants ("unusual activity", each with the data that raised it and its threshold); every certificate of the
+product with its status and its issuer's accreditation when it was issued, the review summary and each review
+with its inclusion status, the disputes and their outcomes, each merchant's trust profile beside its inputs, and
+"verify it yourself": the chain, the contract addresses, the checkpoint the reviews were proved against, proof
+bundles to download, and a QR code of the page's own address.
 
 Why server-rendered: the page must read without JavaScript and on any phone, so everything the service states is
 HTML built here from the same library calls the JSON routes make (``product_record`` in index mode, as
-``GET /v1/products/{id}``; the review log for the product's leaves, as ``GET /v1/reviews/{i}``). The small
+``GET /v1/products/{id}``; the review log for the product's leaves, as ``GET /v1/reviews/{i}``; the app's one
+:class:`~ledger.signals.SignalSource`, as ``GET /v1/audit/signals``). The small
 script (api/static/page.js, verify.js) only adds what the service cannot vouch for itself: it fetches each
 review's leaf and inclusion proof from the JSON API, hashes them with its own SHA-256 (WebCrypto is absent on
 plain HTTP), recomputes the RFC 6962 root and asks the ReviewLog contract over JSON-RPC, at a URL the visitor can
@@ -39,16 +41,19 @@ from pathlib import Path
 from typing import Any
 
 import segno
+from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from ledger.errors import LedgerError
 from ledger.indexer import CheckpointRecord
 from ledger.product import product_record
+from ledger.signals import RULES, Rule, Signal, SignalReport, Subjects
 
 from ..deps import ServicesDep
 from ..problems import Problem, problem_for
 from ..state import Services
+from .signals import source as signal_source
 
 ORDER = 90
 router = APIRouter(tags=["pages"])
@@ -59,6 +64,7 @@ STATIC_TYPES = {"verify.js": "text/javascript; charset=utf-8", "page.js": "text/
 MAX_REVIEWS_SHOWN = 50
 """Reviews listed (the newest) and checked in the browser; the summary counts all of them."""
 UINT40_MAX = 2**40 - 1
+DAY_SECONDS = 24 * 3600
 DEFAULT_RPC = "http://127.0.0.1:8545"
 PRODUCT_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 CERTIFICATE_KINDS = {0: "certificate", 1: "spot check (passed)", 2: "spot check (failed)"}
@@ -365,6 +371,189 @@ def merchants_section(record: Mapping[str, Any]) -> str:
             f'<ul class="cards">{"".join(items)}</ul></section>')
 
 
+# ------------------------------------------------------------------------------------------------ unusual activity
+
+SIGNAL_NAMES = {"review-burst": "Review burst", "rating-shift": "Rating shift", "dispute-surge": "Dispute surge",
+                "revocation-spike": "Revocation spike", "spot-check-failure-spike": "Failed spot checks",
+                "remedy-unpaid": "Unpaid remedy"}
+SIGNAL_UNITS = {"review-burst": ("review", "reviews"), "dispute-surge": ("purchase dispute opened",
+                                                                         "purchase disputes opened"),
+                "revocation-spike": ("certificate revoked", "certificates revoked"),
+                "spot-check-failure-spike": ("failed spot check", "failed spot checks"),
+                "remedy-unpaid": ("remedy unpaid", "remedies unpaid")}
+SIGNAL_WHY = {
+    "review-burst": "far more reviews in {window} than the subject's own previous {baseline} predict, which is "
+                    "what bought reviews look like (a real rush of sales can look the same)",
+    "rating-shift": "a much larger share of {rating}-star reviews in {window} than in the subject's own previous "
+                    "{baseline}, which is what bought praise (5 stars) or a campaign of complaints (1 star) look like",
+    "dispute-surge": "far more purchase disputes opened in {window} than the merchant's own previous {baseline} "
+                     "predict",
+    "revocation-spike": "far more certificates revoked in {window} than the subject's own previous {baseline} "
+                        "predict",
+    "spot-check-failure-spike": "far more failed spot checks recorded in {window} than the subject's own previous "
+                                "{baseline} predict",
+    "remedy-unpaid": "a refund or replacement ordered by a final ruling that is neither confirmed nor deemed paid "
+                     "{window} after the ruling",
+}
+SIGNAL_EVIDENCE_SHOWN = 20
+"""Leaves, events or remedies linked per warning; the JSON link lists them all (up to the API's limit)."""
+
+
+def duration(seconds: int) -> str:
+    """Seconds in words, as the rules' windows are (whole days, else hours)."""
+    if seconds and seconds % DAY_SECONDS == 0:
+        days = seconds // DAY_SECONDS
+        return "one day" if days == 1 else f"{days} days"
+    hours = seconds / 3600
+    return f"{hours:g} hour{'s' if hours != 1 else ''}"
+
+
+def _plural(n: int, kind: str) -> str:
+    one, many = SIGNAL_UNITS.get(kind, ("item", "items"))
+    return f"{n} {one if n == 1 else many}"
+
+
+def rule_sentence(rule: Rule) -> str:
+    """The rule in one plain sentence, with its threshold (docs/signals.md gives its reasons)."""
+    why = SIGNAL_WHY[rule.kind].format(window=duration(rule.window), baseline=duration(rule.baseline),
+                                       rating=rule.rating)
+    return f"A {SIGNAL_NAMES[rule.kind].lower()} is raised for {why}."
+
+
+def threshold_text(rule: Rule) -> str:
+    """The conditions that must all hold for the rule to fire, from the rule itself."""
+    if rule.statistic == "poisson-upper-tail":
+        return (f"surprise at least {rule.min_surprise:g} (a chance of 1 in 10<sup>{rule.min_surprise:g}</sup> "
+                f"or less under the usual rate), at least {e(_plural(rule.min_count, rule.kind))} in "
+                f"{e(duration(rule.window))}, and at least {rule.min_ratio:g} times the expected count")
+    if rule.statistic == "binomial-upper-tail":
+        return (f"surprise at least {rule.min_surprise:g} (a chance of 1 in 10<sup>{rule.min_surprise:g}</sup> "
+                f"or less under the usual share), at least {rule.min_count} reviews in {e(duration(rule.window))}, "
+                f"and a {e(rule.rating)}-star share at least {rule.min_shift * 100:g} points above the usual one")
+    return f"at least {e(_plural(rule.min_count, rule.kind))} past {e(duration(rule.window))} after the ruling"
+
+
+def _subject(sig: Signal) -> str:
+    if sig.subject_type == "product":
+        return "this product"
+    if sig.subject_type == "reviewer":
+        return f"reviewer pseudonym {code(sig.subject, short=True)}"
+    return f"{e(sig.subject_type)} {code(sig.subject)}"
+
+
+def _numbers(sig: Signal) -> list[tuple[str, str]]:
+    """Observed against expected, and how surprising, in words and numbers."""
+    rule = sig.rule
+    if sig.statistic == "overdue":
+        expected = f"none: every ordered remedy is due within {e(duration(rule.window))} of the final ruling"
+        return [("Observed", f"{e(_plural(sig.observed, sig.kind))}, each past its deadline"),
+                ("Expected", expected)]
+    surprise = (f"{sig.value:.1f}: a chance of about 1 in 10<sup>{int(sig.value)}</sup> of seeing this many "
+                "if nothing had changed")
+    before = e(duration(rule.baseline))
+    if sig.statistic == "binomial-upper-tail":
+        n, base = sum(sig.data.stars_window or ()), sum(sig.data.stars_baseline or ())
+        observed = f"{sig.observed} of {n} reviews gave {e(rule.rating)} stars"
+        expected = (f"about {sig.expected:.2f} of {n}, at the share seen before ({sig.baseline_count} of {base} "
+                    f"reviews in the previous {before}, smoothed)")
+    else:
+        observed = e(_plural(sig.observed, sig.kind))
+        expected = (f"about {sig.expected:.2f}, from {e(_plural(sig.baseline_count, sig.kind))} in the previous "
+                    f"{before} (plus a prior of {rule.prior:g})")
+    return [("Observed", observed), ("Expected", expected), ("Surprise", surprise)]
+
+
+def _evidence(sig: Signal, base: str, as_of: int) -> str:
+    d = sig.data
+    more = d.total - SIGNAL_EVIDENCE_SHOWN
+    tail = f" and {more} more (in the JSON)" if more > 0 else ""
+    parts = []
+    if d.leaves:
+        parts.append(f"{e(d.total)} review{'s' if d.total != 1 else ''}: " + ", ".join(
+            f'<a href="{base}/v1/reviews/{i}">review {i}</a>' for i in d.leaves[:SIGNAL_EVIDENCE_SHOWN]) + tail)
+    if d.remedies:
+        parts.append("<ul>" + "".join(
+            f"<li>dispute {code('0x' + r.dispute_id.hex(), short=True)}: due since {when(r.due_since)}, deadline "
+            f"{when(r.deadline)}; " + "; ".join(f"{e(ev.event)} in tx {code('0x' + ev.tx_hash.hex(), short=True)}"
+                                              for ev in r.events) + "</li>"
+            for r in d.remedies[:SIGNAL_EVIDENCE_SHOWN]) + "</ul>")
+    elif d.events:
+        parts.append("<ul>" + "".join(
+            f"<li>{e(ev.event)}, block {e(ev.block_number)}, {when(ev.block_time)}, tx "
+            f"{code('0x' + ev.tx_hash.hex(), short=True)}</li>" for ev in d.events[:SIGNAL_EVIDENCE_SHOWN]) + "</ul>"
+            + (f"<p>{e(more)} more in the JSON.</p>" if more > 0 else ""))
+    query = urllib.parse.urlencode({sig.subject_type: sig.subject, "kind": sig.kind, "at": as_of})
+    parts.append(f'<a href="{base}/v1/audit/signals?{e(query)}">This warning as JSON</a> (statistic, threshold, '
+                 "counts per window, evidence)")
+    return "<br>".join(parts)
+
+
+def signal_item(sig: Signal, base: str, as_of: int) -> str:
+    """One warning: what, about whom, over which window, observed against expected, the threshold, the rule in
+    words, and the evidence."""
+    name = SIGNAL_NAMES.get(sig.kind, sig.kind)
+    if sig.statistic == "overdue":
+        window = f"overdue since {when(sig.window_start)}, as of {when(sig.window_end)}"
+    else:
+        window = (f"{when(sig.window_start)} to {when(sig.window_end)} "
+                  f"({e(duration(sig.window_end - sig.window_start))})")
+    rows = [("Window", window), *_numbers(sig), ("Threshold", threshold_text(sig.rule)),
+            ("The rule", e(rule_sentence(sig.rule))), ("Evidence", _evidence(sig, base, as_of))]
+    return (f'<li class="card signal" data-signal="{e(sig.kind)}" data-subject-type="{e(sig.subject_type)}" '
+            f'data-subject="{e(sig.subject)}"><h3><span class="status status-warn">{e(name)}</span> '
+            f"{_subject(sig)}</h3>{dl(rows)}</li>")
+
+
+def product_signals(s: Services, product: bytes, record: Mapping[str, Any], as_of: int) -> SignalReport:
+    """The signals raised as of ``as_of`` for the product and each of its merchants: the call the signals route
+    makes (``GET /v1/audit/signals?product=…&merchant=…``), on the same source."""
+    merchants = frozenset(str(to_checksum_address(m["merchant"])) for m in record["merchants"])
+    subjects = Subjects(merchants=merchants, products=frozenset({product}), reviewers=frozenset(),
+                        issuers=frozenset())
+    return signal_source(s).report(as_of=as_of, subjects=subjects)
+
+
+def warnings_section(report: SignalReport | None, record: Mapping[str, Any], base: str, failed: str = "") -> str:
+    """Every signal raised for the product and its merchants as a badge with its data, or a line saying none was,
+    naming the rules checked. "Unusual activity", never an accusation: a signal is a reason to look closer."""
+    head = '<section aria-labelledby="h-warnings" class="warnings"><h2 id="h-warnings">Unusual activity</h2>'
+    if report is None:
+        return (f'{head}<p class="status status-info">The warnings could not be computed just now ({e(failed)}); '
+                "everything else on this page stands.</p></section>")
+    product = str(record["productId"])
+    merchants = [str(m["merchant"]) for m in record["merchants"]]
+    links = [(f"this product{' and merchant ' + code(merchants[0], short=True) if len(merchants) == 1 else ''}",
+              {"product": product, **({"merchant": merchants[0]} if len(merchants) == 1 else {})})]
+    if len(merchants) > 1:
+        links += [(f"merchant {code(m, short=True)}", {"merchant": m}) for m in merchants]
+    json_links = ", ".join(
+        f'<a href="{base}/v1/audit/signals?{e(urllib.parse.urlencode({**q, "at": report.as_of}))}">{label}</a>'
+        for label, q in links)
+    if report.checkpoint is None:
+        read = "no review (no checkpoint was anchored by then)"
+    else:
+        read = (f"{e(report.reviews)} anchored reviews of the whole log (checkpoint {e(report.checkpoint[0])}, "
+                f"size {e(report.checkpoint[1])})")
+    basis = (f'<p class="meta">Checked as of {when(report.as_of)} against {read} and the chain events indexed by '
+             f"then, for this product and {'its merchant' if len(merchants) == 1 else 'its merchants'}. "
+             f"The same as JSON: {json_links}.</p>")
+    kinds = []
+    for rule in RULES:
+        name = SIGNAL_NAMES[rule.kind].lower()
+        if name not in kinds:
+            kinds.append(name)
+    signals = report.signals
+    if not signals:
+        return (f'{head}<p class="none">No unusual activity detected '
+                f"(rules: {e(', '.join(kinds))}).</p>{basis}</section>")
+    items = "".join(signal_item(sig, base, report.as_of) for sig in signals)
+    count = f"{len(signals)} warning{'s' if len(signals) != 1 else ''}"
+    return (f"{head}<p><strong>{count} of unusual activity.</strong> A warning is a reason to look closer, not a "
+            "verdict: each one below names the data that raised it, the threshold it crossed and the rule "
+            "(published with every threshold's reasons in docs/signals.md of TrustLedger's source).</p>"
+            f'{basis}<ul class="cards signals">{items}</ul></section>')
+
+
 def qr_svg(url: str) -> str:
     """The page's address as an inline SVG QR code (segno, server-side: no script, no external service)."""
     buf = io.BytesIO()
@@ -475,6 +664,14 @@ def product_page(request: Request, s: ServicesDep, productId: str, at: str | Non
         return error_page(request, problem.status, problem.title,
                           e(problem.detail or "") + " Try again in a moment.")
     product_hex = "0x" + product.hex()
+    signals: SignalReport | None = None
+    signals_failed = ""
+    try:
+        signals = product_signals(s, product, record, as_of)
+    except LedgerError as exc:  # the warnings are an addition: the record stands without them
+        problem = problem_for(exc)
+        s.log.exception("consumer page: signals failed", exc_info=exc)
+        signals_failed = problem.title
     if not _known(record, total):
         return error_page(request, 404, "No record of this product",
                           f"The ledger holds no certificate, review or dispute of product {code(product_hex)}"
@@ -487,12 +684,13 @@ def product_page(request: Request, s: ServicesDep, productId: str, at: str | Non
     config = {"productId": product_hex, "api": base, "leaves": [r.index for r in rows]}
     heading = (f'<h1>Product record</h1><p class="lead">Product {code(product_hex)}, as of {when(as_of)}'
                + ("" if as_of_asked is None else " (a past or future moment you asked for)") + ".</p>"
-               '<nav aria-label="On this page"><ul class="toc"><li><a href="#h-certs">Certificates</a></li>'
+               '<nav aria-label="On this page"><ul class="toc"><li><a href="#h-warnings">Unusual activity</a></li>'
+               '<li><a href="#h-certs">Certificates</a></li>'
                '<li><a href="#h-reviews">Reviews</a></li><li><a href="#h-disputes">Disputes</a></li>'
                '<li><a href="#h-merchants">Merchants</a></li><li><a href="#h-verify">Verify it yourself</a></li>'
                "</ul></nav>")
-    body = (heading + certificates_section(record, base) + reviews_section(record, total, rows, base)
-            + disputes_section(record) + merchants_section(record)
+    body = (heading + warnings_section(signals, record, base, signals_failed) + certificates_section(record, base)
+            + reviews_section(record, total, rows, base) + disputes_section(record) + merchants_section(record)
             + verify_section(s, record, page_url, base, qr_url, latest))
     return HTMLResponse(layout(request, f"Product {product_hex[:10]}… — TrustLedger", body, config=config),
                         headers=PAGE_HEADERS)

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from api.app import create_app
@@ -49,6 +50,11 @@ CATEGORY = keccak(text="category:defective")
 EVIDENCE = keccak(text="evidence:photo")
 REFUND = 1
 RPC_METHODS = frozenset({"eth_call", "eth_chainId", "eth_blockNumber", "net_version"})
+BURST_PRODUCT = keccak(text="gtin:browser-burst")
+BURST_MERCHANT = "0x" + keccak(text="browser:burst-merchant")[12:].hex()
+BURST_SIZE = 12
+"""Reviews of :data:`BURST_PRODUCT` within a minute, none before: a review burst (10 or more in a day, against an
+expected 1/28 with no history; docs/signals.md) of the product and of its merchant."""
 
 
 # ----------------------------------------------------------------------------------------------- browser
@@ -224,17 +230,20 @@ class Site:
 @dataclasses.dataclass
 class Scene:
     """What :func:`build_scene` made: certificate ids by name, the product's leaf indices (anchored ones and
-    the pending one), the dispute's id."""
+    the pending one), the dispute's id, and the burst product's leaf indices (all anchored) and merchant."""
 
     certificates: dict[str, bytes]
     anchored: list[int]
     pending: int
     dispute: bytes
+    burst: list[int]
+    burst_merchant: str
 
 
 def build_scene(site: Site) -> Scene:
     """Two certificates of the product (one valid, one revoked), four reviews anchored and one pending, and a
-    purchase dispute answered by the merchant and ruled a refund."""
+    purchase dispute answered by the merchant and ruled a refund: nothing unusual. Beside it, another product of
+    another merchant with a review burst (:data:`BURST_SIZE` reviews in the same checkpoint, nothing before)."""
     api, w = site.api, site.api.world
     a, d = w.actors, w.d
     ids: dict[str, bytes] = {}
@@ -249,6 +258,12 @@ def build_scene(site: Site) -> Scene:
     r = site.http.post("/v1/reviews/batch", json={"reviews": bodies})
     assert r.status_code == 200 and r.json()["accepted"] == 4, r.text
     anchored = [item["accepted"]["leafIndex"] for item in r.json()["results"]]
+    merchant = str(to_checksum_address(BURST_MERCHANT))
+    burst_bodies = [api.review_body(f"browser-burst-{i}", rating=5, text=f"burst {i}", merchant=merchant,
+                                    product=BURST_PRODUCT) for i in range(BURST_SIZE)]
+    r = site.http.post("/v1/reviews/batch", json={"reviews": burst_bodies})
+    assert r.status_code == 200 and r.json()["accepted"] == BURST_SIZE, r.text
+    burst = [item["accepted"]["leafIndex"] for item in r.json()["results"]]
     api.anchor()
     r = site.http.post("/v1/reviews", json=api.review_body("browser-pending", rating=1, text="still waiting"))
     assert r.status_code == 201, r.text
@@ -263,7 +278,7 @@ def build_scene(site: Site) -> Scene:
     a.merchant.send(dr.respond(did, b"\x00" * 32, ""))
     a.arbitrator.send(dr.rule(did, REFUND, 1999, keccak(text="refund in full")))
     api.index()
-    return Scene(ids, anchored, pending, did)
+    return Scene(ids, anchored, pending, did, burst, merchant)
 
 
 @pytest.fixture(scope="module")
@@ -292,4 +307,4 @@ def scene(site: Site) -> Scene:
     return build_scene(site)
 
 
-__all__ = ["PRODUCT", "Scene", "Site", "browser_missing", "hx", "require_browser"]
+__all__ = ["BURST_PRODUCT", "BURST_SIZE", "PRODUCT", "Scene", "Site", "browser_missing", "hx", "require_browser"]

@@ -10,6 +10,7 @@ leaf, another proof, or another checkpoint root; the chain is left alone, and it
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from api.routes import reviews as reviews_route
 from api.routes.log import _latest as indexed_latest
 from ledger.merkle import leaf_hash, root_from_inclusion_proof
 
-from .conftest import PRODUCT, Scene, Site, hx
+from .conftest import BURST_PRODUCT, PRODUCT, Scene, Site, hx
 from .vectors import RUN_CASES_JS, all_cases, mismatches
 
 pytestmark = pytest.mark.chain
@@ -218,3 +219,33 @@ def test_it_reads_on_a_phone_and_by_keyboard(page: Any) -> None:
     page.find_element(By.ID, "chain-id").send_keys(Keys.ENTER)  # submits the form: the check runs again
     wait_done(page)
     assert page.find_element(By.ID, "verify-summary").get_attribute("data-state") == "ok"
+
+
+def test_unusual_activity_is_near_the_top_and_reachable_by_keyboard(browser: Any, site: Site, scene: Scene) -> None:
+    at = max(int(time.time()), site.api.world.chain.now()) + 60  # after the checkpoint whatever the clocks say
+    browser.get_log("browser")  # what earlier tests left (an unreachable RPC's refusal)
+    browser.get(site.url(f"/p/{hx(BURST_PRODUCT)}?at={at}"))
+    wait_done(browser)
+    section = browser.find_element(By.CSS_SELECTOR, "section.warnings")
+    assert section.find_element(By.TAG_NAME, "h2").text == "Unusual activity"
+    badges = section.find_elements(By.CSS_SELECTOR, "li.signal h3 .status")
+    assert [b.text for b in badges] == ["Review burst", "Review burst"] and all(b.is_displayed() for b in badges)
+    assert browser.execute_script(  # above the certificates, and within a phone's width
+        "const s = document.querySelector('section.warnings');"
+        "return s.getBoundingClientRect().top < document.getElementById('h-certs').getBoundingClientRect().top"
+        " && document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # Tab from the top: the table of contents names the section, then its own links take the focus in turn
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    reached: list[str] = []
+    for _ in range(12):
+        where = browser.execute_script(
+            "const a = document.activeElement; return a.closest('section.warnings') ? 'section' : "
+            "(a.getAttribute('href') || a.tagName)")
+        reached.append(where)
+        if where == "section":
+            break
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert "#h-warnings" in reached and reached[-1] == "section", reached
+    focused = browser.switch_to.active_element
+    assert focused.tag_name == "a" and focused.value_of_css_property("outline-style") == "solid"
+    assert severe_console_errors(browser) == []

@@ -11,12 +11,14 @@ import re
 import time
 
 import pytest
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from api.routes import pages
+from ledger import signals as ls
 from ledger.storage.db import DatabaseUnavailable
 
-from .conftest import PRODUCT, Scene, Site, hx
+from .conftest import BURST_PRODUCT, BURST_SIZE, PRODUCT, Scene, Site, hx
 
 pytestmark = pytest.mark.chain
 
@@ -148,3 +150,122 @@ def test_only_a_safe_rpc_url_is_shown() -> None:
     for secret in ("https://mainnet.infura.io/v3/KEY", "https://user:pw@rpc.example.org", "wss://node.example.org",
                    "https://rpc.example.org/?apikey=KEY", "http:///nohost"):
         assert pages.public_rpc(secret) == pages.DEFAULT_RPC
+
+
+# ----------------------------------------------------------------------------------------------- unusual activity
+
+def warnings_of(page: str) -> str:
+    """The page's "Unusual activity" section."""
+    found = re.search(r'<section aria-labelledby="h-warnings".*?</section>', page, re.DOTALL)
+    assert found is not None, page[:2000]
+    return found.group(0)
+
+
+def test_a_review_burst_is_a_warning_with_its_numbers_and_links(site: Site, scene: Scene) -> None:
+    at = max(int(time.time()), site.api.world.chain.now()) + 60  # after the checkpoint whatever the clocks say
+    page = html_of(site, f"/p/{hx(BURST_PRODUCT)}", at=at)
+    section = warnings_of(page)
+    assert page.index('id="h-warnings"') < page.index('id="h-certs"') and 'href="#h-warnings"' in page
+    assert "fraud" not in page.lower() and "No unusual activity" not in section
+    assert "2 warnings of unusual activity." in section
+    # one for the product and one for its merchant, the same leaves raising both
+    items = re.findall(r'<li class="card signal" data-signal="([^"]+)" data-subject-type="([^"]+)" '
+                       r'data-subject="([^"]+)">(.*?)</li>(?=<li class="card signal"|</ul>)', section, re.DOTALL)
+    assert [(k, t, s) for k, t, s, _ in items] == [("review-burst", "merchant", scene.burst_merchant),
+                                                 ("review-burst", "product", hx(BURST_PRODUCT))]
+    for _, subject_type, subject, item in items:
+        assert '<span class="status status-warn">Review burst</span>' in item
+        assert ("this product" if subject_type == "product" else f"merchant <code>{subject}</code>") in item
+        # the window (one day, as <time>s), observed against expected, the surprise and the threshold that fired
+        assert re.search(r"<dt>Window</dt><dd><time [^>]+>[^<]+</time> to <time [^>]+>[^<]+</time> \(one day\)",
+                         item), item
+        assert f"<dt>Observed</dt><dd>{BURST_SIZE} reviews</dd>" in item
+        assert "<dt>Expected</dt><dd>about 0.04, from 0 reviews in the previous 28 days (plus a prior of 1)" in item
+        surprise = re.search(r"<dt>Surprise</dt><dd>([0-9.]+): a chance of about 1 in 10<sup>(\d+)</sup>", item)
+        assert surprise is not None and float(surprise.group(1)) >= 6 and int(surprise.group(2)) >= 6
+        assert ("<dt>Threshold</dt><dd>surprise at least 6 (a chance of 1 in 10<sup>6</sup> or less under the "
+                "usual rate), at least 10 reviews in one day, and at least 5 times the expected count") in item
+        assert "A review burst is raised for far more reviews in one day than the subject&#x27;s own previous " \
+               "28 days predict" in item
+        # the evidence: every leaf, and the signal's JSON at the page's moment
+        assert f"{BURST_SIZE} reviews: " in item
+        assert re.findall(r'href="/v1/reviews/(\d+)"', item) == [str(i) for i in scene.burst]
+        query = f"{subject_type}={subject}&amp;kind=review-burst&amp;at={at}"
+        assert f'href="/v1/audit/signals?{query}"' in item
+        signal = site.http.get(f"/v1/audit/signals?{query.replace('&amp;', '&')}").json()["signals"]
+        assert len(signal) == 1 and signal[0]["statistic"]["observed"] == BURST_SIZE
+        assert signal[0]["data"]["leaves"] == scene.burst and f"<dd>{signal[0]['statistic']['value']:.1f}: " in item
+    # every link of the section answers
+    for link in sorted(set(re.findall(r'href="(/[^"]*)"', section))):
+        r = site.http.get(link.replace("&amp;", "&"))
+        assert r.status_code == 200, (link, r.text[:300])
+    both = f'href="/v1/audit/signals?product={hx(BURST_PRODUCT)}&amp;merchant={scene.burst_merchant}&amp;at={at}"'
+    assert both in section
+
+
+def test_an_honest_product_says_no_unusual_activity(site: Site, scene: Scene) -> None:
+    page = html_of(site, f"/p/{hx(PRODUCT)}")
+    section = warnings_of(page)
+    assert "No unusual activity detected (rules: review burst, rating shift, dispute surge, revocation spike, " \
+           "failed spot checks, unpaid remedy)." in section
+    assert 'class="card signal"' not in section and "fraud" not in page.lower()
+    cp = site.api.services.indexer.checkpoints()[-1]
+    assert f"against {cp.size} anchored reviews of the whole log (checkpoint {cp.index}, size {cp.size})" in section
+    merchant = site.api.world.actors.merchant.address
+    assert f"/v1/audit/signals?product={hx(PRODUCT)}&amp;merchant={merchant}&amp;at=" in section
+
+
+def test_the_warnings_follow_the_pages_moment(site: Site, scene: Scene) -> None:
+    # forty days on, the burst's day has left the 30-day horizon: no warning any more
+    later = max(int(time.time()), site.api.world.chain.now()) + 40 * DAY
+    section = warnings_of(html_of(site, f"/p/{hx(BURST_PRODUCT)}", at=later))
+    assert "No unusual activity detected" in section and f"&amp;at={later}" in section
+
+
+def test_a_failing_signal_source_leaves_the_record(site: Site, scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(*args: object, **kwargs: object) -> None:
+        raise DatabaseUnavailable("the database did not answer")
+
+    monkeypatch.setattr(pages, "product_signals", down)
+    section = warnings_of(html_of(site, f"/p/{hx(PRODUCT)}"))
+    assert "could not be computed just now (Database unavailable)" in section
+
+
+def test_every_kind_of_warning_reads_in_words() -> None:
+    """The other kinds, rendered from the detectors' own output on synthetic inputs (no chain): a rating shift,
+    a dispute surge with its transactions, and an unpaid remedy with its dispute."""
+    merchant, now = "0x" + "ab" * 20, 200 * DAY
+    product = keccak(text="gtin:kinds")
+    reviews = [ls.ReviewPoint(i, now - 60 * DAY + i * 3600, to_checksum_address(merchant), product, bytes(32), 3)
+               for i in range(40)]
+    reviews += [ls.ReviewPoint(40 + i, now - 3600 + i, to_checksum_address(merchant), product, bytes([i]) * 32, 5)
+                for i in range(25)]
+    tx = keccak(text="tx")
+    chain = [ls.ChainPoint("dispute-opened", to_checksum_address(merchant), None,
+                        ls.EventRef("PurchaseDisputeOpened", tx, 100 + i, 0, now - 600 + i, keccak(text=f"d{i}")))
+             for i in range(6)]
+    found = {s.kind: s for s in ls.compute_signals(ls.SignalInputs(tuple(reviews), tuple(chain)), as_of=now,
+                                                kinds=["rating-shift", "dispute-surge"])
+             if s.subject_type == "merchant"}
+    shift = pages.signal_item(found["rating-shift"], "", now)
+    assert '<span class="status status-warn">Rating shift</span>' in shift and "(7 days)" in shift
+    assert "<dt>Observed</dt><dd>25 of 25 reviews gave 5 stars</dd>" in shift
+    assert "at the share seen before (0 of 40 reviews in the previous 84 days, smoothed)" in shift
+    assert "and a 5-star share at least 25 points above the usual one" in shift
+    assert shift.count('href="/v1/reviews/') == pages.SIGNAL_EVIDENCE_SHOWN and "and 5 more (in the JSON)" in shift
+    surge = pages.signal_item(found["dispute-surge"], "", now)
+    assert "<dt>Observed</dt><dd>6 purchase disputes opened</dd>" in surge
+    assert "at least 5 purchase disputes opened in 7 days, and at least 3 times the expected count" in surge
+    assert surge.count("<li>PurchaseDisputeOpened, block ") == 6 and f'title="0x{tx.hex()}"' in surge
+
+    rule = next(r for r in ls.RULES if r.kind == "remedy-unpaid")
+    final = ls.EventRef("DisputeFinal", tx, 7, 1, now - 20 * DAY, keccak(text="d"))
+    unpaid = ls.UnpaidRemedy(keccak(text="d"), 1, "1999", now - 20 * DAY, now - 6 * DAY, (final,))
+    remedy = ls.Signal("remedy-unpaid", "merchant", to_checksum_address(merchant), now, unpaid.deadline, now, "overdue",
+                    1.0, 1, 0.0, 0, rule, ls.SignalData(0, (1,), 1, events=(final,), remedies=(unpaid,)))
+    html = pages.signal_item(remedy, "", now)
+    assert '<span class="status status-warn">Unpaid remedy</span>' in html and "overdue since <time" in html
+    assert "<dt>Observed</dt><dd>1 remedy unpaid, each past its deadline</dd>" in html
+    assert "at least 1 remedy unpaid past 14 days after the ruling" in html and "DisputeFinal in tx" in html
+    for text in (shift, surge, html):
+        assert "fraud" not in text.lower() and "kind=" in text
