@@ -15,7 +15,7 @@ NODE_SUITES := $(addprefix tests/chain/,test_smoke.py test_sender.py test_indexe
 	test_checkpointer.py test_manifest.py test_service.py test_verify.py test_bundle.py test_disputes_smoke.py \
 	test_tally.py)
 
-.PHONY: up test deps compile test-fast test-hardhat test-node fuzz fuzz-api bench-gas bench-reviews bench-checkpoints bench-api hammer lint clean reset
+.PHONY: up test deps compile test-fast test-hardhat test-node fuzz fuzz-api bench-gas bench-reviews bench-checkpoints bench-api bench-compare hammer lint clean reset
 
 up: deps ## the embedded default: local chain (state kept on disk), contracts deployed on first start, the API on :8000
 	$(PY) -m cli.main up
@@ -77,6 +77,9 @@ bench-checkpoints: deps ## checkpoint gas and time against batch size, the MMD a
 
 bench-api: deps ## the HTTP API under load (uvicorn + Anvil + a separate load process), written into BENCHMARKS.md
 	$(PY) scripts/bench/api.py
+
+bench-compare: deps ## TrustLedger beside EAS and DocumentStore (gas), 1 vs 2 API workers, growth with the log; BENCHMARKS.md + docs/bench/gas-per-record.png
+	$(PY) scripts/bench/compare.py
 
 hammer: deps ## 60 s of random writes by 16 clients on its own Anvil + service, then every promise checked from the chain
 	$(PY) scripts/hammer.py --seconds 60 --clients 16
