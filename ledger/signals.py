@@ -19,6 +19,7 @@ operator's :class:`~ledger.reviewlog.ReviewLogService`, or an auditor's mirror a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import threading
@@ -218,7 +219,10 @@ def binomial_surprise(observed: int, n: int, share: float) -> float:
 
 @dataclass(frozen=True)
 class ReviewPoint:
-    """What a signal reads of one leaf: its index, ``submittedAt`` and the subjects it names."""
+    """What a signal reads of one leaf: its index, its time and the subjects it names. The time is its
+    ``submittedAt``, or the anchoring time of the first checkpoint that covers it when that is earlier: the chain
+    proves the leaf existed by then, and a later ``submittedAt`` is the service's clock running ahead of the
+    chain's (receipts allow a few minutes of skew)."""
 
     leaf_index: int
     time: int
@@ -717,7 +721,7 @@ class SignalSource:
         verified = next((c for c in usable if root_at(c.size) == c.root), None)
         if verified is not None:
             points, malformed = self._points(verified.size)
-            reviews, checkpoint = tuple(points), (verified.index, verified.size)
+            reviews, checkpoint = _proven_times(points, checkpoints), (verified.index, verified.size)
         anchored = max((c.size for c in checkpoints), default=0)
         return (SignalInputs(reviews, chain, remedies, checkpoint, malformed, anchored),
                 position.block_number)
@@ -745,6 +749,25 @@ class SignalSource:
                 feed.read = end
             # an older as_of reads an older checkpoint: the prefix below its size
             return feed.points[:bisect_right(feed.indices, size - 1)], bisect_right(feed.malformed, size - 1)
+
+
+def _proven_times(points: Sequence[ReviewPoint], checkpoints: Sequence[Any]) -> tuple[ReviewPoint, ...]:
+    """``points`` with each time at most the anchoring time of the first of ``checkpoints`` covering its leaf."""
+    by_size = sorted(checkpoints, key=lambda c: (c.size, c.anchored_at))
+    sizes = [c.size for c in by_size]
+    first: list[int] = []  # the earliest anchoring among checkpoints of at least each size
+    earliest = None
+    for c in reversed(by_size):
+        earliest = c.anchored_at if earliest is None else min(earliest, c.anchored_at)
+        first.append(earliest)
+    first.reverse()
+    out = []
+    for p in points:
+        i = bisect_right(sizes, p.leaf_index)  # the first checkpoint whose size exceeds the leaf's index
+        if i < len(by_size) and first[i] < p.time:
+            p = dataclasses.replace(p, time=first[i])
+        out.append(p)
+    return tuple(out)
 
 
 def _read_index(indexer: Indexer) -> tuple[tuple[ChainPoint, ...], tuple[RemedyCase, ...]]:

@@ -325,3 +325,20 @@ def test_remedy_steps_follow_the_trust_profiles_rule(steps: tuple[tuple[str, dic
 
 def test_a_rejected_claim_orders_no_remedy() -> None:
     assert unpaid_remedy(case(entry("DisputeFinal", T0, outcome=4)), T0 + 10 * REMEDY_PERIOD) is None
+
+
+def test_a_review_is_dated_no_later_than_the_checkpoint_that_proves_it() -> None:
+    """A ``submittedAt`` ahead of the chain (the service's clock runs a little fast) is brought back to the
+    anchoring time of the first checkpoint covering the leaf; an earlier one, or a leaf no checkpoint covers,
+    keeps its own."""
+    from types import SimpleNamespace
+
+    from ledger.signals import ReviewPoint, _proven_times
+
+    def point(i: int, t: int) -> ReviewPoint:
+        return ReviewPoint(i, t, "0x" + "11" * 20, b"\x01" * 32, b"\x02" * 32, 5)
+
+    checkpoints = [SimpleNamespace(size=4, anchored_at=1_000), SimpleNamespace(size=10, anchored_at=2_000)]
+    times = [p.time for p in _proven_times(
+        [point(0, 900), point(3, 1_005), point(4, 1_500), point(9, 2_050), point(12, 3_000)], checkpoints)]
+    assert times == [900, 1_000, 1_500, 2_000, 3_000]
