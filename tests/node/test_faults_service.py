@@ -57,6 +57,7 @@ from ledger.manifest import Manifest
 from ledger.receipts import Receipt, verify_receipt
 from ledger.reviewlog import attestation_digest
 from ledger.reviews import order_commitment
+from ledger.storage.db import scratch_schema
 
 pytestmark = pytest.mark.node
 
@@ -219,6 +220,8 @@ class Load:
     retried: set[str] = field(default_factory=set)
     """The purchases whose review went unanswered at least once and was retried."""
     transport_errors: int = 0
+    server_errors: Counter[str] = field(default_factory=Counter)
+    """5xx answers by what and problem type: refusals of a failing service (nothing promised, retried)."""
     via_api: int = 0
     seq: int = 0
 
@@ -258,6 +261,9 @@ class Load:
             except httpx.TransportError:
                 self.transport_errors += 1
                 return None  # no attestation, no review: nothing was promised
+        if r.status_code >= 500:
+            self.server_errors[f"purchase {r.status_code} {r.json().get('type', '?').rsplit(':', 1)[-1]}"] += 1
+            return None
         assert r.status_code == 201, r.text
         assert r.json()["signature"] == self._sign(att)  # what the local signer signs is what the service signs
         self.via_api += 1
@@ -292,6 +298,10 @@ class Load:
             self.transport_errors += 1
             self.unanswered.extend(bodies)
             return None
+        if r.status_code >= 500:  # the whole batch refused by a failing service: nothing promised, retried
+            self.server_errors[f"batch {r.status_code} {r.json().get('type', '?').rsplit(':', 1)[-1]}"] += 1
+            self.unanswered.extend(bodies)
+            return r
         assert r.status_code == 200, r.text
         for body, item in zip(bodies, r.json()["results"], strict=True):
             purchase = body["attestation"]["orderCommitment"]
@@ -299,6 +309,7 @@ class Load:
                 self._record(purchase, item["accepted"])
             else:
                 assert item["status"] >= 500, item  # a review refused for what it is would be a bug of the load
+                self.server_errors[f"review {item['status']} {item['problem']['type'].rsplit(':', 1)[-1]}"] += 1
                 self.unanswered.append(body)
         return r
 
@@ -427,6 +438,7 @@ def _audit(chain: Chain, base: str, load: Load, path: Path) -> tuple[int, str, s
 TOTAL = 10_000
 KILL_AFTER = 4_000
 OUTSTANDING = 200
+PG_TOTAL = 10_000
 
 
 def test_kill_9_under_load_keeps_every_promise_and_a_long_outage_is_audited(chain: Chain, tmp_path: Path) -> None:
@@ -450,7 +462,7 @@ def test_kill_9_under_load_keeps_every_promise_and_a_long_outage_is_audited(chai
             killed_wall.append(time.time())
 
         killed_wall: list[float] = []
-        killer = threading.Timer(random.uniform(0.03, 0.25), kill)
+        killer = threading.Timer(random.uniform(0.02, 0.08), kill)  # a batch of 500 takes 0.1-0.2 s
         killer.start()
         answer = load.submit(bodies)
         killer.join()
@@ -476,7 +488,7 @@ def test_kill_9_under_load_keeps_every_promise_and_a_long_outage_is_audited(chai
         figures["of which exact retries"] = sum(
             1 for p in load.retried if int(load.receipts[p]["receipt"]["submittedAt"]) <= killed_wall[0])
         figures["10000 accepted s"] = round(time.monotonic() - started, 1)
-        print(figures)
+        figures["5xx answers"] = dict(load.server_errors)
         deadline = max(int(a["receipt"]["submittedAt"]) for a in load.receipts.values()) + MMD
         _wait_anchored(chain, TOTAL, until=deadline + 5)
         figures["anchored s"] = round(time.monotonic() - started, 1)
@@ -521,3 +533,57 @@ def test_kill_9_under_load_keeps_every_promise_and_a_long_outage_is_audited(chai
         print(f"\nfaults (kill -9): {figures}")
     finally:
         service.stop()
+
+
+def test_database_connections_terminated_under_load_lose_no_accepted_write(chain: Chain) -> None:
+    """PostgreSQL cannot be restarted here (other tests share it), so its side of a restart is what the service
+    sees: every connection of the service terminated (``pg_terminate_backend``), again and again, while reviews
+    pour in. Each receipt handed out must still be in the log and anchored by its deadline, a refused write must
+    be a typed 5xx (retried, no promise), and the service must be healthy afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL at {PG_URL}: {exc}")
+    started = time.monotonic()
+    figures: dict[str, Any] = {}
+    with scratch_schema(PG_URL, prefix="faults") as scratch:
+        app = f"tl_faults_{scratch.schema.rsplit('_', 1)[-1]}"
+        service = Service(chain, database_url=f"{PG_URL}?options=-csearch_path%3D{scratch.schema}"
+                                              f"&application_name={app}")
+        service.start()
+        load = Load(chain.home, service.base, chain.manifest.chain_id, chain.manifest.address("TrustGovernance"))
+        stop = threading.Event()
+        terminated: list[int] = []
+
+        def terminate() -> None:  # only this service's connections: the application_name set in its URL
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                while not stop.wait(random.uniform(0.05, 0.2)):
+                    rows = conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'test' AND "
+                        "pid <> pg_backend_pid() AND query NOT ILIKE '%%pg_stat_activity%%' AND application_name = %s",
+                        (app,)).fetchall()
+                    terminated.append(sum(1 for (done,) in rows if done))
+
+        killer = threading.Thread(target=terminate, daemon=True)
+        try:
+            killer.start()
+            _load_to(load, PG_TOTAL)
+            stop.set()
+            killer.join(timeout=10)
+            figures["rounds"], figures["connections terminated"] = len(terminated), sum(terminated)
+            figures["5xx answers"] = dict(load.server_errors)
+            figures["transport errors"] = load.transport_errors
+            assert sum(terminated) > 0, "no connection of the service was terminated: the fault never happened"
+            deadline = max(int(a["receipt"]["submittedAt"]) for a in load.receipts.values()) + MMD
+            _wait_anchored(chain, PG_TOTAL, until=deadline + 5)
+            checked = _check_promises(chain, service.base, load, sample=100)
+            assert checked.receipts == checked.leaves == PG_TOTAL and checked.broken == []
+            health = httpx.get(f"{service.base}/v1/health", timeout=10)
+            assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+            figures["receipts checked"] = checked.receipts
+            figures["total s"] = round(time.monotonic() - started, 1)
+            print(f"\nfaults (database connections terminated): {figures}")
+        finally:
+            stop.set()
+            service.stop()
