@@ -81,7 +81,7 @@ def compiler_info(runtime: bytes) -> dict[str, Any]:
 
 @dataclass
 class DocumentStore:
-    """One deployed DocumentStore; its owner holds the issuer and revoker roles (granted by its constructor)."""
+    """One deployed DocumentStore; its owner holds the issuer and revoker roles (its constructor grants)."""
 
     w3: Web3
     contract: Contract

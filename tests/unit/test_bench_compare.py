@@ -131,12 +131,14 @@ def test_report_renders_ratios_tables_and_plot_link() -> None:
     assert ("| certificate, one per transaction | issue | 60,000 | attest | 300,000 | issue(document hash) | "
             "48,000 | 0.20 | 1.25 |") in text
     assert "| revocation | revoke | 40,000 | revoke | 80,000 | revoke | 48,000 | 0.50 | 0.83 |" in text
+    assert ("| certificate in a batch of 100, per record, DocumentStore by batch root | issueBatch / n | "
+            "37,857 | multiAttest / n | 300,000 | issue(batch root) / n | 480.0 | 0.13 | 78.87 |") in text
     # anchored reviews at n = 1,000: 80 per review against 24,000 (multiTimestamp), 46 and 48 (roots)
     assert "| 1,000 | 80.0; 82.0 | 24,000 | 46.0 | 48.0 | 0.0033 | 1.74 | 1.67 |" in text
     assert "| 10,000 | 8.0; 8.2 | — |" in text  # no multiTimestamp of 10,000: no block holds it
     assert "| 10^9 | simulated | 30 (960 B) |" in text
-    # API: means over rounds and ratios to one worker's mean (2,100/s and 510/s)
-    assert "| **2** | mean of 2 | **3,150** | **1.50** | **460** | **0.90** |" in text
+    # API: medians over rounds and ratios to one worker's median (2,100/s and 510/s)
+    assert "| **2** | median of 2 | **3,150** | **1.50** | **460** | **0.90** |" in text
     assert "1.50× one worker's rate in batches and 0.90× in single requests" in text
     assert "load average (1 min) 1.0 at the start, 2.0 at the end" in text
     assert "solc 0.8.2" in text and "nothing recompiled" in text
@@ -155,6 +157,7 @@ def test_api_summary_and_headline() -> None:
     h = compare.headline(r)
     assert h["certificate_tl_eas"] == pytest.approx(0.2) and h["certificate_tl_ds"] == pytest.approx(1.25)
     assert h["revoke_tl_ds"] == pytest.approx(40_000 / 48_000)
+    assert h["batch100_tl_ds_root"] == pytest.approx(60_000 / 100 ** 0.1 / 480)
     assert h["review_per_record_1000"] == pytest.approx(80.0)
     assert h["proof_hashes_1e9"] == {"inclusion": 30, "consistency": 15}
     assert h["api"]["2"]["batch_vs_1"] == pytest.approx(1.5)
@@ -167,4 +170,11 @@ def test_section_is_replaced_in_place(tmp_path: Path) -> None:
     _report.write_section("compare", compare.render(results(api=False), META), path)
     text = path.read_text()
     assert text.count("<!-- compare:begin -->") == 1 and "gas\n<!-- gas:end -->" in text
-    assert "Not measured in this run" in text and "mean of 2" not in text
+    assert "Not measured in this run" in text and "median of 2" not in text
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "gas-per-record.png"
+    compare.plot(results()["gas"], out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
