@@ -1244,18 +1244,21 @@ class ReviewLogService:
 
     def root(self, size: int | None = None) -> bytes:
         """MTH of the first ``size`` committed leaves (default: all). O(log n)."""
+        self._reach(size)
         with self._tree_lock:
             return self._tree.root(self._size_arg(size, "size"))
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """RFC 6962 audit path of leaf ``index`` in the tree of ``size`` leaves. Requires
         ``0 <= index < size <= self.size`` (InvalidInput otherwise)."""
+        self._reach(size)
         with self._tree_lock:
             return self._tree.inclusion_proof(index, self._size_arg(size, "size"))
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """RFC 6962 consistency proof from ``old_size`` to ``new_size`` (default: all). Requires
         ``0 <= old_size <= new_size <= self.size``."""
+        self._reach(new_size)
         with self._tree_lock:
             return self._tree.consistency_proof(old_size, self._size_arg(new_size, "new_size"))
 
@@ -1492,7 +1495,18 @@ class ReviewLogService:
             raise InvalidInput(f"{what} must be <= log size {committed}, found {size}")
         return size
 
+    def _reach(self, size: object) -> None:
+        """Before a read that names a size beyond this process's log: catch up with other replicas' appends
+        first (a request may reach a replica that has not followed the log that far yet); the read's own
+        bounds check then answers."""
+        if isinstance(size, int) and not isinstance(size, bool) and size > self._committed:
+            try:
+                self.refresh()
+            except LedgerError as exc:  # the read then refuses the size, as before
+                _log.warning("could not catch up with the stored log before a read: %r", exc)
+
     def _range(self, start: int, end: int) -> tuple[int, int]:
+        self._reach(end)
         start = _check_index(start, "start")
         end = _check_index(end, "end")
         if not start <= end <= self._committed:

@@ -514,6 +514,25 @@ def test_two_sequencers_cannot_fork_the_log(database: Database) -> None:
         b.close()
 
 
+def test_a_replica_asked_for_more_than_it_followed_catches_up_first(database: Database) -> None:
+    """A read beyond this replica's log (another replica appended; a client read the new size elsewhere) is
+    answered after catching up, not refused; beyond the stored log it is still refused."""
+    a, b = make_service(database), make_service(database)
+    try:
+        a.submit_many([submission(f"ORD-{i}") for i in range(5)])
+        assert b.size == 0
+        assert len(b.leaves(0, 5)) == 5 and b.size == 5
+        a.submit(submission("ORD-5"))
+        assert b.inclusion_proof(5, 6) == a.inclusion_proof(5, 6)
+        a.submit(submission("ORD-6"))
+        assert b.root(7) == a.root() and b.consistency_proof(6, 7) == a.consistency_proof(6, 7)
+        with pytest.raises(InvalidInput):
+            b.leaves(0, 8)
+    finally:
+        a.close()
+        b.close()
+
+
 def test_a_log_shorter_than_the_sequencers_is_a_conflict(database: Database) -> None:
     """A database restored from an older copy under a running service: the batch fails, nothing is written,
     and the service reloads the stored log before the next one."""
