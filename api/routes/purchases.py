@@ -7,10 +7,12 @@ its order. The order id never reaches the service: the platform sends only its c
 
 from __future__ import annotations
 
+import coincurve
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from ledger.eip712 import PurchaseAttestation, sign_purchase_attestation
+from ledger.eip712 import PurchaseAttestation
+from ledger.reviewlog import attestation_digest
 from ledger.settings import KeyNotConfigured
 
 from ..deps import ServicesDep, TokenDep, write_gate
@@ -54,7 +56,11 @@ def attest_order(s: Services, att: PurchaseAttestation, body: AttestationIn) -> 
                       "its attestations would be refused")
     governance = s.ledger.manifest.address("TrustGovernance")
     chain_id = s.ledger.manifest.chain_id
-    signature = sign_purchase_attestation(signer.key, att, chain_id=chain_id, governance=governance)
+    # the digest by ledger.reviewlog's direct encoding and libsecp256k1: the same signature as
+    # ledger.eip712.sign_purchase_attestation (RFC 6979), at a small fraction of eth-account's typed-data cost
+    digest = attestation_digest(att, chain_id=chain_id, governance=governance)
+    rsv = coincurve.PrivateKey(bytes(signer.key)).sign_recoverable(digest, hasher=None)
+    signature = rsv[:64] + bytes([rsv[64] + 27])
     return AttestationOut(attestation=body, signature=hex_of(signature), orderSigner=signer.address,
                           domain={"name": "TrustLedger Purchase", "version": "1", "chainId": chain_id,
                                   "verifyingContract": governance})

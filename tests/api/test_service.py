@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from ledger.eip712 import PURCHASE_FIELDS
+from ledger.eip712 import PURCHASE_FIELDS, PurchaseAttestation, sign_purchase_attestation
 
 from ..conftest import World
 from .conftest import API_TOKEN, Api, open_api
@@ -172,6 +172,10 @@ async def test_purchase_attestation_needs_the_token_and_verifies(api: Api) -> No
                                           "productId": bytes.fromhex("cd" * 32)})
     assert Account.recover_message(msg, signature=bytes.fromhex(out["signature"][2:])) == a.order_signer.address
     assert out["orderSigner"] == a.order_signer.address
+    att = PurchaseAttestation(bytes.fromhex("ab" * 32), a.merchant.address, bytes.fromhex("cd" * 32),
+                              a.stranger.address, 1_700_000_000)
+    assert bytes.fromhex(out["signature"][2:]) == sign_purchase_attestation(  # the very signature eth-account makes
+        a.order_signer.account.key, att, chain_id=api.world.d.chain_id, governance=api.world.d.governance.address)
 
 
 async def test_without_a_configured_token_token_routes_say_so(world: World, tmp_path: Path) -> None:
