@@ -28,7 +28,8 @@ Then everything the scene left is read back and scanned:
 
 Each check is a function that returns its findings; the test asserts each list is empty, then plants a
 plaintext of the scene where each check looks (a transaction's calldata, an event, a database row, an API
-answer, a log line) and asserts that the same function now reports it, so no check can pass by being blind.
+answer, a log line) and asserts that the same function now reports it, so no check can pass by being blind. The scans themselves are in
+tests/privacy_scan.py, which the demo's and the hammer's tests run on the chains and databases they leave.
 """
 
 from __future__ import annotations
@@ -46,13 +47,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils.crypto import keccak
 
 from api.takedowns import apply_takedowns
-from ledger.artifacts import load
 from ledger.chain import Transactor
 from ledger.eip712 import certificate_id
 from ledger.merkle import verify_inclusion
@@ -63,10 +62,10 @@ from ledger.vault import Vault
 from ..api.conftest import CONTENT_KEY, PRODUCT, Api, hx, open_api
 from ..api.test_certificates import cert, issue, offer_body
 from ..conftest import PG_URL, World
+from ..privacy_scan import Chain, find_plaintexts, scan_answers, scan_chain, scan_database
 
 pytestmark = [pytest.mark.chain, pytest.mark.asyncio]
 
-CONTRACTS = ("TrustForwarder", "TrustGovernance", "CertificateRegistry", "ReviewLog", "DisputeRegistry")
 CUSTODY_KEY = "0x" + "6b" * 32
 PLATFORM_SALT = b"\x5e" * 32  # the platform's order-commitment salt: it never leaves the platform
 DAY = 24 * 3600
@@ -140,213 +139,6 @@ def needles(people: list[Consumer]) -> dict[str, str]:
     return out
 
 
-def spellings(value: str) -> list[bytes]:
-    """The byte strings a plaintext would show as: its UTF-8, its UTF-8 spelled in hex (as a contract
-    argument or a JSON member would carry it), and its JSON string body with non-ASCII escaped (``\\u738b``),
-    each searched for case-insensitively."""
-    raw = value.encode("utf-8")
-    return [raw.lower(), raw.hex().encode("ascii"), json.dumps(value)[1:-1].lower().encode("ascii")]
-
-
-def find_plaintexts(where: str, data: bytes, targets: dict[str, str]) -> list[str]:
-    haystack = bytes(data).lower()
-    return [f"{where}: {label}" for label, value in targets.items()
-            if any(s in haystack for s in spellings(value))]
-
-
-# -- the chain: calldata and events decoded by the artifacts' ABIs --------------------------------------------
-
-URI = re.compile(r"(ipfs|ar|https)://[A-Za-z0-9._~/?#=&%:+-]+")
-"""An evidence URI: a content address or a plain https link. No '@' (user info, an e-mail) and no spaces."""
-SIGNATURE_LENGTHS = (64, 65)  # EIP-2098 compact, or r || s || v
-
-
-def abi_type(param: dict[str, Any]) -> str:
-    t = str(param["type"])
-    if t.startswith("tuple"):
-        return "(" + ",".join(abi_type(c) for c in param["components"]) + ")" + t[len("tuple"):]
-    return t
-
-
-def padded_text(value: bytes) -> bool:
-    """A bytes32 holding short text (printable ASCII, zero-padded) rather than a hash or a number."""
-    body = value.rstrip(b"\x00")
-    return len(body) >= 4 and len(body) < len(value) and all(0x20 <= b < 0x7F for b in body)
-
-
-class Chain:
-    """The five contracts' ABIs by address, and the checks of a call, a deployment and an event."""
-
-    def __init__(self, world: World) -> None:
-        self.by_address = {addr.lower(): name for name, addr in world.d.addresses.items()}
-        self.abis = {name: load(name).abi for name in CONTRACTS}
-        self.initcode = {name: bytes.fromhex(load(name).bytecode.removeprefix("0x")) for name in CONTRACTS}
-        self.decoded: set[str] = set()  # "Contract.function" and "Contract.Event" of everything decoded
-        self.functions: dict[str, dict[bytes, dict[str, Any]]] = {}
-        self.events: dict[str, dict[bytes, dict[str, Any]]] = {}
-        for name, abi in self.abis.items():
-            fns, evs = {}, {}
-            for item in abi:
-                sig = f"{item.get('name')}({','.join(abi_type(p) for p in item.get('inputs', []))})"
-                if item["type"] == "function":
-                    fns[keccak(text=sig)[:4]] = item
-                elif item["type"] == "event":
-                    evs[keccak(text=sig)] = item
-            self.functions[name], self.events[name] = fns, evs
-
-    def values(self, params: list[dict[str, Any]], values: Any, where: str) -> list[str]:
-        """What is wrong with decoded ``values`` of ``params``: a string that is not a URI, odd-sized bytes,
-        text in a bytes32; a forwarded request's ``data`` is checked as a call to its ``to``."""
-        found: list[str] = []
-        for p, v in zip(params, values, strict=True):
-            here, t = f"{where}.{p['name']}", str(p["type"])
-            if t.endswith("]"):
-                inner = {**p, "type": t[: t.rindex("[")]}
-                found += [f for i, x in enumerate(v) for f in self.values([{**inner, "name": str(i)}], [x], here)]
-            elif t == "tuple":
-                names = [c["name"] for c in p["components"]]
-                if {"to", "data", "signature"} <= set(names):  # an ERC-2771 forward request
-                    fields = dict(zip(names, v, strict=True))
-                    found += self.call(str(fields["to"]), bytes(fields["data"]), f"{here}>")
-                    rest = [(c, x) for c, x in zip(p["components"], v, strict=True) if c["name"] != "data"]
-                    found += self.values([c for c, _ in rest], [x for _, x in rest], here)
-                else:
-                    found += self.values(p["components"], v, here)
-            elif t == "string" and v != "" and not URI.fullmatch(v):
-                found.append(f"{here}: a string that is not an evidence URI ({len(v)} characters)")
-            elif t == "bytes" and len(v) != 32 and len(v) not in SIGNATURE_LENGTHS:
-                found.append(f"{here}: {len(v)} bytes, neither a hash nor a signature")
-            elif t == "bytes32" and padded_text(bytes(v)):
-                found.append(f"{here}: text in a bytes32")
-        return found
-
-    def call(self, to: str, data: bytes, where: str) -> list[str]:
-        name = self.by_address.get(to.lower())
-        if name is None:
-            return [f"{where}{len(data)} bytes of calldata to {to}, not a TrustLedger contract"]
-        fn = self.functions[name].get(data[:4])
-        if fn is None:
-            return [f"{where}selector 0x{data[:4].hex()} is no function of {name}"]
-        here = f"{where}{name}.{fn['name']}"
-        try:
-            decoded = abi_decode([abi_type(p) for p in fn["inputs"]], data[4:], strict=True)
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is the finding
-            return [f"{here}: does not decode ({type(exc).__name__})"]
-        self.decoded.add(f"{name}.{fn['name']}")
-        return self.values(fn["inputs"], decoded, here)
-
-    def deployment(self, data: bytes, where: str) -> list[str]:
-        for name, code in self.initcode.items():
-            if data.startswith(code):
-                ctor = next((i for i in self.abis[name] if i["type"] == "constructor"), {"inputs": []})
-                decoded = abi_decode([abi_type(p) for p in ctor["inputs"]], data[len(code):], strict=True)
-                return self.values(ctor["inputs"], decoded, f"{where}{name}.constructor")
-        return [f"{where}a deployment of code that is no TrustLedger artifact"]
-
-    def event(self, log: dict[str, Any], where: str) -> list[str]:
-        name = self.by_address.get(str(log["address"]).lower())
-        topics = [bytes(t) for t in log["topics"]]
-        if name is None:
-            return [f"{where}a log of {log['address']}, not a TrustLedger contract"]
-        ev = self.events[name].get(topics[0]) if topics else None
-        if ev is None:
-            return [f"{where}a log of {name} that is none of its events"]
-        here = f"{where}{name}.{ev['name']}"
-        indexed = [p for p in ev["inputs"] if p["indexed"]]
-        plain = [p for p in ev["inputs"] if not p["indexed"]]
-        if len(topics) != 1 + len(indexed):
-            return [f"{here}: {len(topics)} topics for {len(indexed)} indexed arguments"]
-        try:
-            data = abi_decode([abi_type(p) for p in plain], bytes(log["data"]), strict=True)
-        except Exception as exc:  # noqa: BLE001 - any decoding failure is the finding
-            return [f"{here}: data does not decode ({type(exc).__name__})"]
-        self.decoded.add(f"{name}.{ev['name']}")
-        found = self.values(plain, data, here)
-        # indexed value types are one word each (a dynamic one would be its hash: no event has one)
-        found += [f"{here}.{p['name']}: indexed text in a topic" for p, t in zip(indexed, topics[1:], strict=True)
-                  if p["type"] == "bytes32" and padded_text(t)]
-        return found
-
-
-def scan_chain(w3: Any, chain: Chain, targets: dict[str, str], *, strict_from: int) -> tuple[list[str], int, int]:
-    """Findings over every transaction and log from block 0 to the head, and how many of each were read.
-
-    Blocks before ``strict_from`` (the session's setup, and whatever other suites left) are searched for the
-    plaintexts; from ``strict_from`` on, every call and deployment must also decode as a TrustLedger one.
-    """
-    found: list[str] = []
-    head = w3.eth.block_number
-    txs = 0
-    for n in range(head + 1):
-        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
-            txs += 1
-            data = bytes(tx["input"] if "input" in tx else tx["data"])  # eth-tester names it "data"
-            where = f"block {n} tx {tx['hash'].hex()[:10]} "
-            found += find_plaintexts(where + "calldata", data, targets)
-            if not data:
-                continue  # a plain value transfer (funding an actor)
-            if tx["to"] is None:
-                checks = chain.deployment(data, where)
-            else:
-                checks = chain.call(tx["to"], data, where)
-            found += checks if n >= strict_from or not any("not a TrustLedger" in c for c in checks) else []
-    logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": head})
-    for log in logs:
-        where = f"block {log['blockNumber']} log {log['logIndex']} "
-        found += find_plaintexts(where + "data", bytes(log["data"]), targets)
-        found += find_plaintexts(where + "topics", b"".join(bytes(t) for t in log["topics"]), targets)
-        checks = chain.event(dict(log), where)
-        found += checks if log["blockNumber"] >= strict_from or not any(
-            "not a TrustLedger" in c for c in checks) else []
-    return found, txs, len(logs)
-
-
-# -- the database ---------------------------------------------------------------------------------------------
-
-
-def table_rows(db: Database) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every row of every table the database holds (not only those the schema names: Alembic's too)."""
-    with db.engine.connect() as conn:
-        names = sa.inspect(conn).get_table_names(schema=db.schema)
-        for name in sorted(names):
-            table = sa.Table(name, sa.MetaData(), autoload_with=conn, schema=db.schema)
-            for row in conn.execute(sa.select(table)).mappings():
-                yield name, dict(row)
-
-
-def cell_bytes(value: Any) -> bytes:
-    if value is None:
-        return b""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    return str(value).encode("utf-8")
-
-
-def salt_spellings(salt: bytes) -> list[bytes]:
-    """A 32-byte salt as it could appear: raw, hex (any case, with or without 0x), base64 and base64url."""
-    return [salt, salt.hex().encode(), base64.b64encode(salt), base64.urlsafe_b64encode(salt).rstrip(b"=")]
-
-
-def has_salt(data: bytes, salts: dict[str, bytes]) -> list[str]:
-    lowered = data.lower()
-    return [label for label, salt in salts.items()
-            if salt in data or any(s.lower() in lowered for s in salt_spellings(salt)[1:])]
-
-
-def scan_database(db: Database, targets: dict[str, str], salts: dict[str, bytes]) -> tuple[list[str], int]:
-    """Plaintexts in any cell of any row, and salts anywhere but inside the sealed content (where they are
-    encrypted, so they cannot show: any hit there is a finding too)."""
-    found, rows = [], 0
-    for table, row in table_rows(db):
-        rows += 1
-        for column, value in row.items():
-            data = cell_bytes(value)
-            where = f"{table}.{column}"
-            found += find_plaintexts(where, data, targets)
-            found += [f"{where}: the salt of {label}" for label in has_salt(data, salts)]
-    return found, rows
-
-
 def sealed_contents(db: Database) -> dict[int, tuple[bytes, bytes, bytes, bytes]]:
     """(leaf hash, ciphertext, salt, text) of every review with content, opened with the content key: the only
     way to the salts, which the service keeps inside the sealed value."""
@@ -359,32 +151,6 @@ def sealed_contents(db: Database) -> dict[int, tuple[bytes, bytes, bytes, bytes]
             plain = vault.open(bytes(sealed), record=bytes(leaf_hash))
             out[int(index)] = (bytes(leaf_hash), bytes(sealed), plain[:SALT_LENGTH], plain[SALT_LENGTH:])
     return out
-
-
-# -- the API --------------------------------------------------------------------------------------------------
-
-
-def salt_members(doc: Any, where: str) -> list[str]:
-    """JSON members named like a salt, anywhere in ``doc``."""
-    if isinstance(doc, dict):
-        return [f for k, v in doc.items() for f in
-                ([f"{where}.{k}: a salt member"] if "salt" in k.lower() else []) + salt_members(v, f"{where}.{k}")]
-    if isinstance(doc, list):
-        return [f for i, v in enumerate(doc) for f in salt_members(v, f"{where}[{i}]")]
-    return []
-
-
-def scan_answers(answers: dict[str, bytes], targets: dict[str, str], salts: dict[str, bytes]) -> list[str]:
-    found = []
-    for where, body in answers.items():
-        found += find_plaintexts(where, body, targets)
-        found += [f"{where}: the salt of {label}" for label in has_salt(body, salts)]
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            continue  # the HTML page: searched as bytes above
-        found += salt_members(doc, where)
-    return found
 
 
 class Captured(logging.Handler):
@@ -590,7 +356,7 @@ async def test_nothing_personal_on_chain_nor_in_clear_and_no_salt_leaves_the_ser
     scene = await play(api)
     people, db = scene.people, api.ledger.db
     everyone = needles(people)
-    chain = Chain(w)
+    chain = Chain(w.d.addresses)
 
     # -- the sealed content opens to exactly what was submitted; its salts are what the leaves commit to
     sealed = sealed_contents(db)

@@ -1,12 +1,14 @@
 """``trustledger demo``: the story against a real ``trustledger up`` (run twice on the same chain, as a user may),
-checked in what it prints and in what the API shows afterwards; and the ways it cannot run, each one line and
-exit 2 without a service or a chain."""
+checked in what it prints, in what the API shows afterwards and in what it left on the chain and in the database
+(issue #9's privacy check, tests/privacy_scan.py); and the ways it cannot run, each one line and exit 2 without a
+service or a chain."""
 
 from __future__ import annotations
 
 import json
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,29 @@ import httpx
 import pytest
 from eth_account import Account
 
+from cli import demo as story
 from cli.demo import Refused, Service
 
+from ..privacy_scan import scan_home
 from .conftest import invoke, no_traceback
 from .test_live import _cli, _free_port, _interrupt, _wait
 
 PRODUCT_PAGE = re.compile(r"/p/(0x[0-9a-f]{64})")
+RUN_TAG = re.compile(r"\(run (\d{14}-[0-9a-f]{4}),")
+RULINGS = (story.FIRST_RULING, story.APPEAL_RULING, story.REMOVAL_RULING, story.REMOVAL_APPEAL_RULING)
+
+
+def demo_plaintexts(tag: str, reviews: int) -> dict[str, str]:
+    """What a demo run of ``tag`` keeps off the chain and out of the clear in the database: its review texts,
+    its shoppers' user ids, its order ids (the platform's: only salted commitments leave it) and the claimant's
+    platform identity (the dispute names it by a commitment)."""
+    out = {"the paid review's text": story.FAKE_REVIEW}
+    out |= {f"review text ({stars} stars)": text for stars, text in story.TEXTS.items()}
+    for i in range(reviews):
+        out |= {f"run {tag} user id {i}": f"demo-{tag}-shopper-{i}", f"run {tag} order id {i}": f"demo-{tag}-order-{i}"}
+    out |= {f"run {tag} disputed order id": f"demo-{tag}-disputed-order",
+            f"run {tag} claimant": f"platform-user:demo-{tag}:salted"}
+    return out
 
 
 def _home(tmp_path: Path, *, secrets_file: bool = True, keys: bool = True) -> Path:
@@ -120,5 +139,27 @@ def test_demo_against_trustledger_up_twice_then_the_api_shows_the_story(tmp_path
         assert httpx.get(f"{api}/v1/reviews/1").json()["visible"]
         keys = json.loads((home / "dev-keys.json").read_text())
         assert Account.from_key(keys["merchant"]).address in first
+
+        # privacy (issue #9): the chain both runs wrote, every call and event from block 0 decoded into hashes,
+        # commitments, addresses, enums, numbers, signatures and evidence URIs only, and none of the runs' review
+        # texts, user ids or order ids in any spelling there nor in clear in the service's database. The rulings'
+        # reasons are published: in the database (where the scan must find them), never on chain; and the
+        # first run's evidence URI is on chain by design (where the scan must find it): neither scan is blind.
+        tags = [m[1] for run in (first, again) if (m := RUN_TAG.search(run.output))]
+        assert len(tags) == 2, (first.output, again.output)
+        personal = demo_plaintexts(tags[0], 40) | demo_plaintexts(tags[1], 5)
+        rulings = {f"ruling {i}": r for i, r in enumerate(RULINGS)}
+        started = time.monotonic()
+        found, chain, read = scan_home(rpc, home, personal | rulings | {"evidence URI": f"ipfs://demo-{tags[0]}-photo"},
+                                       personal | rulings)
+        took = time.monotonic() - started
+        seen = sorted({re.sub(r"^block \d+ (tx \S+|log \d+) ", "", f) for f in found})
+        assert seen == ["api_rationales.text: ruling 0", "api_rationales.text: ruling 1", "api_rationales.text: ruling 2",
+                        "api_rationales.text: ruling 3", "calldata: evidence URI", "data: evidence URI"], (found, took)
+        assert read["transactions"] >= 40 and read["logs"] >= 80 and read["rows"] > 200, read
+        assert {"TrustForwarder.execute", "CertificateRegistry.issueBatch", "ReviewLog.appendCheckpoint",
+                "DisputeRegistry.openPurchaseDispute", "DisputeRegistry.challengeReview", "DisputeRegistry.rule",
+                "DisputeRegistry.appeal", "DisputeRegistry.Evidence", "ReviewLog.CheckpointAnchored",
+                "DisputeRegistry.ReviewTakenDown"} <= chain.decoded, sorted(chain.decoded)
     finally:
         _interrupt(proc)
