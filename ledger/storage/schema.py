@@ -486,3 +486,14 @@ leases = Table(
 )
 """Work that exactly one of several replicas may do at a time (anchoring checkpoints), with takeover when the
 holder stops renewing."""
+
+api_attestations = Table(
+    "api_attestations",
+    metadata,
+    Column("order_commitment", LargeBinary(32), primary_key=True),
+    Column("digest", LargeBinary(32), nullable=False, comment="the EIP-712 digest signed for that order"),
+    Column("created_ms", BigInteger, nullable=False),
+)
+"""The one purchase attestation the order signer gave each order (its digest only): a second request for the
+order with other terms (another buyer key or merchant) is refused, since the order's one dispute goes to
+whichever attested buyer opens it first."""

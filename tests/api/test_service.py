@@ -232,3 +232,21 @@ async def test_cors_allows_only_the_configured_origins(world: World, tmp_path: P
         assert "access-control-allow-origin" not in r.headers
         r = await api.client.get("/v1/health", headers={"Origin": "https://shop.example"})
         assert r.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+async def test_an_order_is_attested_once_with_one_set_of_terms(api: Api) -> None:
+    """Asking again with the same terms gets the same signature; with another buyer (or merchant, product,
+    time) 409 attestation-conflict: the order's one dispute would go to whichever attested buyer opened first."""
+    a = api.world.actors
+    body = {"orderCommitment": "0x" + "a1" * 32, "merchant": a.merchant.address, "productId": "0x" + "c2" * 32,
+            "buyer": a.stranger.address, "purchasedAt": 1_700_000_000}
+    first = await api.client.post("/v1/purchases", json=body, headers=api.auth)
+    again = await api.client.post("/v1/purchases", json=body, headers=api.auth)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["signature"] == first.json()["signature"]
+    for change in ({"buyer": a.issuer.address}, {"merchant": a.merchant2.address}, {"purchasedAt": 1_700_000_001}):
+        r = await api.client.post("/v1/purchases", json={**body, **change}, headers=api.auth)
+        assert (r.status_code, r.json()["type"]) == (409, urn("attestation-conflict")), change
+    other = await api.client.post("/v1/purchases", json={**body, "orderCommitment": "0x" + "a2" * 32,
+                                                         "buyer": a.issuer.address}, headers=api.auth)
+    assert other.status_code == 201

@@ -17,7 +17,7 @@ def test_migrations_build_the_declared_schema(database: Database) -> None:
     with database.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == []
-    assert database.revision() == "0008"
+    assert database.revision() == "0009"
 
 
 def test_migrate_twice_is_a_no_op(database: Database) -> None:
