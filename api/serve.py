@@ -26,6 +26,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,12 +124,36 @@ def dev_secrets(home: Path) -> dict[str, str]:
     return values
 
 
+def set_aside_stale_database(home: Path, manifest_before: bytes | None) -> Path | None:
+    """After deploying in ``home``: when the deployment is not the one recorded before (``manifest_before``, the
+    old ``deployment.json`` bytes; None: there was none), a ``trustledger.db`` left there belongs to other
+    contracts (its index refuses to start, its reviews' receipts name another ReviewLog). Move it, with its
+    ``-wal`` and ``-shm``, aside as ``trustledger.db.replaced-<unix time>`` and say so; returns where, or None
+    when nothing was moved."""
+    database = home / "trustledger.db"
+    recorded = home / "deployment.json"
+    now = recorded.read_bytes() if recorded.exists() else None
+    if not database.exists() or (manifest_before is not None and manifest_before == now):
+        return None
+    target = home / f"trustledger.db.replaced-{int(time.time())}"
+    for suffix in ("", "-wal", "-shm"):
+        part = home / f"trustledger.db{suffix}"
+        if part.exists():
+            part.rename(Path(f"{target}{suffix}"))
+    print(f"{home}: the contracts were deployed anew, so the database of the earlier deployment was moved to "
+          f"{target.name}", file=sys.stderr)
+    return target
+
+
 def start_local(home: Path, port: int, chain_port: int) -> Stack:
     """Start Anvil with its state in ``home``, deploy on first start, and settle the local run's settings."""
     check_port(port)
     proc, w3 = start_anvil(home, chain_port)
     try:
+        recorded = home / "deployment.json"
+        before = recorded.read_bytes() if recorded.exists() else None
         manifest = ensure_deployment(w3, home)
+        set_aside_stale_database(home, before)
         keys = identities(home)
         dev = dev_secrets(home)
         rpc_url = f"http://{HOST}:{chain_port}"
