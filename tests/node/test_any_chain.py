@@ -12,15 +12,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from eth_account import Account
-from eth_utils.crypto import keccak
 from web3 import Web3
 
 from api.serve import dev_secrets
@@ -28,7 +25,7 @@ from ledger.devnet import ensure_deployment, identities, start_anvil, stop_anvil
 from ledger.merkle import verify_inclusion
 
 from ..devchain import NodeChain
-from .test_live_service import _free_port, _review
+from .test_live_service import _free_port, _review, issue_certificate, serve
 
 pytestmark = pytest.mark.node
 
@@ -71,41 +68,7 @@ def _serve(home: Path, rpc: str, port: int) -> subprocess.Popen[str]:
            "TRUSTLEDGER_OPERATOR_KEY": keys["operator"], "TRUSTLEDGER_RELAYER_KEY": keys["relayer"],
            "TRUSTLEDGER_ORDER_SIGNER_KEY": keys["order_signer"], "TRUSTLEDGER_CONTENT_KEY": secrets["content_key"],
            "TRUSTLEDGER_PSEUDONYM_KEY": secrets["pseudonym_key"], "TRUSTLEDGER_API_TOKEN": secrets["api_token"]}
-    proc = subprocess.Popen([sys.executable, "-m", "api.serve", "--rpc", rpc, "--manifest",
-                             str(home / "deployment.json"), "--port", str(port)], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"api.serve exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError("api.serve did not answer within 90 s")
-
-
-def _issue(home: Path, base: str) -> dict[str, Any]:
-    """The demo issuer issues a certificate as any actor writes: prepare, sign the typed data, post, wait."""
-    keys = identities(home)
-    issuer, merchant = Account.from_key(keys["issuer"]), Account.from_key(keys["merchant"])
-    now = int(time.time())
-    record = {"productId": "0x" + keccak(text="gtin:any-chain").hex(), "lot": "0x" + keccak(text="lot:1").hex(),
-              "merchant": merchant.address, "issuer": issuer.address, "kind": 0, "documentHash": "0x" + "5a" * 32,
-              "standard": "0x" + keccak(text="std:GB/T 19001-2016").hex(), "issuedAt": now - 60,
-              "validUntil": now + 86400}
-    prepared = httpx.post(f"{base}/v1/relay/prepare", json={"from": issuer.address, "contract": "CertificateRegistry",
-                                                            "function": "issue", "args": {"certificate": record}})
-    assert prepared.status_code == 200, prepared.text
-    signature = Account.sign_typed_data(keys["issuer"], full_message=prepared.json()["typedData"]).signature
-    r = httpx.post(f"{base}/v1/certificates", params={"wait": 30}, timeout=40,
-                   json={"request": prepared.json()["request"], "signature": "0x" + bytes(signature).hex()})
-    assert r.status_code == 200, r.text
-    out: dict[str, Any] = r.json()
-    return out
+    return serve(["--rpc", rpc, "--manifest", str(home / "deployment.json"), "--port", str(port)], env, port)
 
 
 @pytest.mark.parametrize("kind", ["anvil", "hardhat"])
@@ -134,7 +97,7 @@ def test_interval_mining_and_confirmation_depth(tmp_path: Path, kind: str) -> No
                          [bytes.fromhex(p[2:]) for p in inclusion["proof"]], bytes.fromhex(checkpoint["rootHash"][2:]))
         assert review["leafHash"] == receipt["leafHash"]
 
-        written = _issue(home, base)  # a relayed write: answered 200 only once DEPTH blocks are on top
+        written = issue_certificate(home, base, wait=30)  # answered 200 only once DEPTH blocks are on top
         head = int(w3.eth.block_number)
         assert written["status"] == "confirmed" and head - int(written["blockNumber"]) >= DEPTH, (written, head)
         cid = written["certificateIds"][0]

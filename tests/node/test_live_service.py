@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 from eth_utils import keccak
 
 from ledger.eip712 import PurchaseAttestation
@@ -38,8 +39,12 @@ def _free_port() -> int:
 
 def _start(home: Path, port: int, chain_port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "TRUSTLEDGER_MAX_MERGE_DELAY": "4", "TRUSTLEDGER_INDEX_INTERVAL": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.serve", "--home", str(home), "--port", str(port),
-                             "--chain-port", str(chain_port)], cwd=REPO, env=env, text=True,
+    return serve(["--home", str(home), "--port", str(port), "--chain-port", str(chain_port)], env, port)
+
+
+def serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    """``python -m api.serve ARGS`` in a session of its own, once /v1/health answers 200 on ``port``."""
+    proc = subprocess.Popen([sys.executable, "-m", "api.serve", *args], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -51,7 +56,7 @@ def _start(home: Path, port: int, chain_port: int) -> subprocess.Popen[str]:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
     raise AssertionError("api.serve did not answer within 90 s")
 
 
@@ -66,7 +71,6 @@ def _review(home: Path, base: str, order: str) -> dict[str, Any]:
     manifest = json.loads((home / "deployment.json").read_text())
     keys = json.loads((home / "dev-keys.json").read_text())
     token = json.loads((home / "dev-secrets.json").read_text())["api_token"]
-    from eth_account import Account
     merchant = Account.from_key(keys["merchant"]).address
     product = keccak(text="gtin:06901234567892")
     att = {"orderCommitment": "0x" + order_commitment(order, merchant, b"\x01" * 32).hex(), "merchant": merchant,
@@ -88,7 +92,15 @@ def _review(home: Path, base: str, order: str) -> dict[str, Any]:
 
 def _issue_certificate(home: Path, base: str) -> str:
     """The demo issuer issues a certificate the way any actor writes: prepare, sign the typed data, post."""
-    from eth_account import Account
+    written = issue_certificate(home, base)
+    assert written["status"] == "confirmed" and written["actor"] == Account.from_key(
+        json.loads((home / "dev-keys.json").read_text())["issuer"]).address
+    ids: list[str] = written["certificateIds"]
+    return ids[0]
+
+
+def issue_certificate(home: Path, base: str, wait: float = 20) -> dict[str, Any]:
+    """The demo issuer's certificate write, relayed and waited for ``wait`` s: the API's answer (200 only)."""
     keys = json.loads((home / "dev-keys.json").read_text())
     issuer, merchant = Account.from_key(keys["issuer"]), Account.from_key(keys["merchant"])
     now = int(time.time())
@@ -101,12 +113,11 @@ def _issue_certificate(home: Path, base: str) -> str:
                                                             "function": "issue", "args": {"certificate": record}})
     assert prepared.status_code == 200, prepared.text
     signature = Account.sign_typed_data(keys["issuer"], full_message=prepared.json()["typedData"]).signature
-    r = httpx.post(f"{base}/v1/certificates", params={"wait": 20},
-                   json={"request": prepared.json()["request"], "signature": "0x" + bytes(signature).hex()}, timeout=30)
+    r = httpx.post(f"{base}/v1/certificates", params={"wait": wait}, timeout=wait + 10,
+                   json={"request": prepared.json()["request"], "signature": "0x" + bytes(signature).hex()})
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "confirmed" and r.json()["actor"] == issuer.address
-    ids: list[str] = r.json()["certificateIds"]
-    return ids[0]
+    out: dict[str, Any] = r.json()
+    return out
 
 
 def test_make_up_serves_anchors_and_survives_a_restart(tmp_path: Path) -> None:
